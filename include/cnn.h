@@ -1,0 +1,216 @@
+/* cnn.h — the public API of libcnn: convolutional neural networks in C.
+ *
+ * One header, one prefix (cnn_). Every function that can fail returns a
+ * cnn_status; on failure cnn_last_error() gives a one-line message naming the
+ * file and line or byte offset where that applies. The library never calls
+ * exit() and never prints unless asked to (cnn_net_summary).
+ *
+ * Tensors are float32, NCHW, row-major. A net is described by a model file
+ * (docs/model-format.md) or built line by line with cnn_net_add().
+ *
+ *   cnn_net *net;
+ *   if (cnn_net_load_model(&net, "models/lenet5.cnn") != CNN_OK) {
+ *       fprintf(stderr, "%s\n", cnn_last_error());
+ *       return 1;
+ *   }
+ */
+#ifndef CNN_H
+#define CNN_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- status ------------------------------------------------------------ */
+
+typedef enum {
+    CNN_OK = 0,
+    CNN_ERR_ARG,         /* the caller passed something invalid */
+    CNN_ERR_NOMEM,       /* an allocation failed or a size is absurd */
+    CNN_ERR_IO,          /* a file is missing, unreadable or short */
+    CNN_ERR_PARSE,       /* a model file is malformed */
+    CNN_ERR_FORMAT,      /* a binary file (weights, IDX, image) is malformed */
+    CNN_ERR_SHAPE,       /* shapes do not agree */
+    CNN_ERR_NUMERIC,     /* NaN or Inf met */
+    CNN_ERR_UNSUPPORTED, /* valid, but not implemented */
+} cnn_status;
+
+/* Short name of a status ("parse error", ...). */
+const char *cnn_status_str(cnn_status s);
+/* The message of the last failure in the calling thread ("" if none). */
+const char *cnn_last_error(void);
+
+/* Number of threads used by the compute kernels (OpenMP); n <= 0 means all
+ * cores. Results are bit-identical for the same thread count. */
+void cnn_set_threads(int n);
+int cnn_get_threads(void);
+
+/* ---- nets -------------------------------------------------------------- */
+
+typedef struct cnn_net cnn_net;
+
+/* Training recipe: what `cnn train` uses unless told otherwise. A model file
+ * may set it with a `train` line; cnn_train_config_default() fills defaults. */
+typedef enum { CNN_OPT_SGD = 0, CNN_OPT_ADAM, CNN_OPT_ADAMW } cnn_optimizer_kind;
+typedef enum { CNN_SCHED_CONSTANT = 0, CNN_SCHED_STEP, CNN_SCHED_COSINE } cnn_schedule_kind;
+
+typedef struct {
+    int epochs;             /* passes over the training set */
+    int batch;              /* mini-batch size */
+    cnn_optimizer_kind optimizer;
+    float lr;               /* base learning rate */
+    float momentum;         /* SGD momentum (0 = plain SGD) */
+    int nesterov;           /* SGD: Nesterov momentum */
+    float dampening;        /* SGD dampening, as torch.optim.SGD */
+    float weight_decay;     /* L2 (SGD, Adam) or decoupled (AdamW) */
+    float beta1, beta2, eps;/* Adam/AdamW */
+    cnn_schedule_kind schedule;
+    int step_size;          /* STEP: epochs between decays */
+    float gamma;            /* STEP: decay factor */
+    float min_lr;           /* COSINE: final learning rate */
+    int warmup_epochs;      /* linear warm-up from 0 over this many epochs */
+    float label_smoothing;  /* cross-entropy label smoothing, 0..1 */
+    uint64_t seed;          /* init, shuffling, dropout */
+} cnn_train_config;
+
+void cnn_train_config_default(cnn_train_config *cfg);
+
+/* An empty net; add layers with cnn_net_add, then cnn_net_build. */
+cnn_status cnn_net_create(cnn_net **out);
+/* Add one layer, written as a model-file line, e.g. "conv filters=6 kernel=5". */
+cnn_status cnn_net_add(cnn_net *net, const char *line);
+/* Parse a whole model file (text), or read and parse one from disk. Both
+ * build the net (shapes checked, parameters allocated and initialised with
+ * the given seed, or the train line's seed if seed is 0). */
+cnn_status cnn_net_parse(cnn_net **out, const char *text, const char *filename, uint64_t seed);
+cnn_status cnn_net_load_model(cnn_net **out, const char *path, uint64_t seed);
+/* Infer and check every shape, allocate parameters and initialise them as
+ * PyTorch does by default (Kaiming-uniform), from the seed. */
+cnn_status cnn_net_build(cnn_net *net, uint64_t seed);
+void cnn_net_free(cnn_net *net); /* accepts NULL */
+
+/* The recipe from the model file's `train` line (defaults if it has none). */
+const cnn_train_config *cnn_net_train_config(const cnn_net *net);
+
+int cnn_net_num_layers(const cnn_net *net);
+size_t cnn_net_num_params(const cnn_net *net);
+/* Per-sample input and output shapes (C,H,W); output of a classifier is (K,1,1). */
+void cnn_net_input_shape(const cnn_net *net, int *c, int *h, int *w);
+void cnn_net_output_shape(const cnn_net *net, int *c, int *h, int *w);
+/* Per-channel normalisation of the input line: pixel/255 -> (v - mean) / std. */
+void cnn_net_input_norm(const cnn_net *net, int channel, float *mean, float *std);
+/* Multiply-adds of one forward pass of one sample. */
+double cnn_net_macs(const cnn_net *net);
+/* A table of layers, output shapes, parameter counts and multiply-adds. */
+cnn_status cnn_net_summary(const cnn_net *net, FILE *f);
+
+/* The parameters and their gradients: one contiguous block each. */
+float *cnn_net_params(cnn_net *net);
+float *cnn_net_grads(cnn_net *net);
+
+/* Forward pass over a batch x of shape (n, C, H, W). train selects training
+ * behaviour (dropout on, batch statistics). *y points at the net's output
+ * (n, K, 1, 1), valid until the next call. Memory is re-planned only when n
+ * grows past what was planned. */
+cnn_status cnn_net_forward(cnn_net *net, const float *x, int n, int train, const float **y);
+
+/* One training step's math on a batch: forward (train mode), softmax
+ * cross-entropy against labels, backward. Gradients are zeroed first, then
+ * filled. The net must end in a softmax layer; the loss is computed on its
+ * input (fused, log-sum-exp stable). loss gets the mean loss, correct (may be
+ * NULL) the number of arg-max hits. NaN/Inf in the loss is CNN_ERR_NUMERIC. */
+cnn_status cnn_net_train_step(cnn_net *net, const float *x, const uint8_t *labels, int n,
+                              float label_smoothing, float *loss, int *correct);
+
+/* Gradient of the last cnn_net_train_step w.r.t. its input x (n, C, H, W),
+ * valid until the next call: for adversarial examples and saliency. */
+const float *cnn_net_input_grad(const cnn_net *net);
+
+/* ---- weights ----------------------------------------------------------- */
+
+/* Binary, versioned, checksummed; names and shapes of every tensor. Save ->
+ * load round-trips bit-exactly. A file that does not match the net is
+ * refused with the tensor and the reason. */
+cnn_status cnn_net_save_weights(const cnn_net *net, const char *path);
+cnn_status cnn_net_load_weights(cnn_net *net, const char *path);
+
+/* ---- optimizers -------------------------------------------------------- */
+
+typedef struct cnn_optim cnn_optim;
+
+/* An optimizer for n parameters with torch.optim semantics (SGD with
+ * momentum/dampening/Nesterov and L2 weight decay; Adam; AdamW). */
+cnn_status cnn_optim_create(cnn_optim **out, const cnn_train_config *cfg, size_t n);
+void cnn_optim_free(cnn_optim *opt);
+/* params -= update(grads) at learning rate lr. */
+void cnn_optim_step(cnn_optim *opt, float *params, const float *grads, float lr);
+/* Learning rate at a fractional epoch position (epoch + batch/batches). */
+float cnn_schedule_lr(const cnn_train_config *cfg, int step, int steps_per_epoch);
+
+/* ---- data -------------------------------------------------------------- */
+
+/* A labelled image set held as uint8 (n, c, h, w); converted to float per batch. */
+typedef struct {
+    int n, c, h, w;
+    uint8_t *images; /* n*c*h*w bytes */
+    uint8_t *labels; /* n bytes */
+    int classes;     /* 1 + the largest label */
+} cnn_dataset;
+
+/* IDX files (MNIST, Fashion-MNIST), raw or gzip-compressed (detected by magic).
+ * Checks magic, dimensions, the file's length and label range. */
+cnn_status cnn_dataset_load_idx(cnn_dataset *ds, const char *images_path, const char *labels_path);
+void cnn_dataset_free(cnn_dataset *ds); /* frees the arrays, keeps ds; accepts zeros */
+
+/* Convert samples idx[0..n) of ds to float (n, c, h, w) with the net's input
+ * normalisation. idx NULL means samples first..first+n. */
+void cnn_dataset_batch(const cnn_dataset *ds, const cnn_net *net, const int *idx, int first, int n,
+                       float *x, uint8_t *labels);
+
+/* Decode a PNG or JPEG file into float (c, h, w) for a net: converted to grey
+ * (c == 1) or RGB (c == 3), resized bilinearly to h x w, and normalised with
+ * the net's input normalisation. */
+cnn_status cnn_image_load(const char *path, const cnn_net *net, float *out);
+
+/* ---- seeded random numbers (xoshiro256**) ----------------------------- */
+
+typedef struct { uint64_t s[4]; } cnn_rng;
+void cnn_rng_seed(cnn_rng *r, uint64_t seed);
+uint64_t cnn_rng_u64(cnn_rng *r);
+float cnn_rng_uniform(cnn_rng *r);           /* [0, 1) */
+void cnn_rng_shuffle(cnn_rng *r, int *a, int n); /* Fisher-Yates */
+
+/* ---- training loop ----------------------------------------------------- */
+
+typedef struct {
+    int epoch, epochs;     /* 1-based epoch */
+    int batch, batches;    /* 1-based batch within the epoch */
+    float loss;            /* running mean loss of the epoch */
+    float accuracy;        /* running training accuracy of the epoch */
+    float lr;
+    double images_per_s;
+    double elapsed_s;
+} cnn_progress;
+
+/* Called after every batch; return non-zero to stop training. */
+typedef int (*cnn_progress_fn)(const cnn_progress *p, void *user);
+/* Called after every epoch with the test result (test may be NULL). */
+typedef void (*cnn_epoch_fn)(int epoch, float train_loss, float train_acc, float test_loss,
+                             float test_acc, void *user);
+
+/* Train with cfg on train, evaluating on test (may be NULL) after each epoch. */
+cnn_status cnn_train(cnn_net *net, const cnn_train_config *cfg, const cnn_dataset *train,
+                     const cnn_dataset *test, cnn_progress_fn progress, cnn_epoch_fn on_epoch,
+                     void *user);
+
+/* Mean loss and accuracy (0..1) over a dataset, in eval mode. Either output may be NULL. */
+cnn_status cnn_evaluate(cnn_net *net, const cnn_dataset *ds, int batch, float *loss, float *accuracy);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* CNN_H */
