@@ -40,5 +40,12 @@ void cnn_error_prefix(const char *fmt, ...) {
     vsnprintf(prefix, sizeof prefix, fmt, ap);
     va_end(ap);
     memcpy(old, last_error, sizeof old);
-    snprintf(last_error, sizeof last_error, "%s: %s", prefix, old);
+    size_t k = strlen(prefix);
+    if (k + 2 >= sizeof last_error) k = sizeof last_error - 3;
+    memcpy(last_error, prefix, k);
+    memcpy(last_error + k, ": ", 2);
+    size_t rest = strlen(old);
+    if (rest > sizeof last_error - k - 3) rest = sizeof last_error - k - 3;
+    memcpy(last_error + k + 2, old, rest);
+    last_error[k + 2 + rest] = 0;
 }

@@ -17,5 +17,7 @@ size_t cnn_net_num_buffers(const cnn_net *net);
 /* The model file name and the net's own generator. */
 const char *cnn_net_filename(const cnn_net *net);
 cnn_rng *cnn_net_rng(cnn_net *net);
+/* Compute the input gradient in backward (default on; the trainer turns it off). */
+void cnn_net_set_input_grad(cnn_net *net, int on);
 
 #endif
