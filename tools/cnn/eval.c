@@ -1,0 +1,53 @@
+/* eval.c — `cnn eval MODEL --weights FILE --data DIR`: test loss and accuracy. */
+#include "cli.h"
+#include <stdio.h>
+#include <string.h>
+
+static const char help[] = "usage: cnn eval MODEL --weights FILE --data DIR [--batch N] "
+                           "[--threads N]\n"
+                           "\n"
+                           "Evaluate MODEL with the given weights on the test set in DIR\n"
+                           "(t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte; raw or .gz).\n";
+
+int cmd_eval(int argc, char **argv) {
+    const char *model = NULL, *weights = NULL, *data = NULL;
+    int batch = 256, threads = 0, rc;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            fputs(help, stdout);
+            return 0;
+        }
+        if (a[0] != '-') {
+            if (model) return cli_error("eval", "unexpected argument '%s'", a), 2;
+            model = a;
+            continue;
+        }
+        if (!v) return cli_error("eval", "%s needs a value", a), 2;
+        i++;
+        if (!strcmp(a, "--weights")) weights = v;
+        else if (!strcmp(a, "--data")) data = v;
+        else if (!strcmp(a, "--batch")) {
+            if ((rc = cli_int("eval", a, v, 1, 65536, &batch))) return rc;
+        } else if (!strcmp(a, "--threads")) {
+            if ((rc = cli_int("eval", a, v, 1, 1024, &threads))) return rc;
+        } else return cli_error("eval", "unknown option %s (see --help)", a), 2;
+    }
+    if (!model || !weights || !data) {
+        fputs(help, stderr);
+        return 2;
+    }
+    cnn_set_threads(threads);
+    cnn_net *net;
+    cnn_dataset test = {0};
+    if (cli_load_net(model, weights, &net) != CNN_OK) return cli_lib_error("eval");
+    float loss, acc;
+    rc = 0;
+    if (cli_load_split(data, 0, &test) != CNN_OK ||
+        cnn_evaluate(net, &test, batch, &loss, &acc) != CNN_OK)
+        rc = cli_lib_error("eval");
+    else printf("test images: %d\ntest loss: %.4f\ntest accuracy: %.2f%%\n", test.n, loss, 100 * acc);
+    cnn_dataset_free(&test);
+    cnn_net_free(net);
+    return rc;
+}

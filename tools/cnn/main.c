@@ -1,0 +1,30 @@
+/* main.c — the `cnn` command: one verb per file. */
+#include "cli.h"
+#include <stdio.h>
+#include <string.h>
+
+static const char usage[] =
+    "usage: cnn <command> [options]\n"
+    "\n"
+    "commands:\n"
+    "  train    train a model on IDX data, evaluating every epoch\n"
+    "  eval     evaluate trained weights on a test set\n"
+    "  predict  classify a PNG/JPEG image or an IDX sample (top-k with probabilities)\n"
+    "  info     print a model's layers, output shapes, parameters and multiply-adds\n"
+    "\n"
+    "Run 'cnn <command> --help' for a command's options.\n";
+
+int main(int argc, char **argv) {
+    if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") ||
+        !strcmp(argv[1], "help")) {
+        fputs(usage, argc < 2 ? stderr : stdout);
+        return argc < 2 ? 2 : 0;
+    }
+    const char *verb = argv[1];
+    if (!strcmp(verb, "train")) return cmd_train(argc - 1, argv + 1);
+    if (!strcmp(verb, "eval")) return cmd_eval(argc - 1, argv + 1);
+    if (!strcmp(verb, "predict")) return cmd_predict(argc - 1, argv + 1);
+    if (!strcmp(verb, "info")) return cmd_info(argc - 1, argv + 1);
+    fprintf(stderr, "cnn: unknown command '%s'\n\n%s", verb, usage);
+    return 2;
+}
