@@ -1,0 +1,68 @@
+/* act.c — element-wise activation kernels (see act.h). Plain loops the compiler
+ * vectorises (the max/select ones) or runs through libm (exp, tanh), split over
+ * OpenMP threads when the array is large enough to pay for it. */
+#include "act.h"
+#include <math.h>
+
+/* Below this many elements a parallel region costs more than it saves. */
+#define ACT_PAR_MIN ((size_t)1 << 15)
+
+void cnn_relu_forward(const float *x, float *y, size_t n) {
+#pragma omp parallel for simd if (n >= ACT_PAR_MIN) schedule(static)
+    for (size_t i = 0; i < n; i++)
+        y[i] = x[i] < 0.0f ? 0.0f : x[i];
+}
+
+void cnn_relu_backward(const float *x, const float *dy, float *dx, size_t n) {
+#pragma omp parallel for simd if (n >= ACT_PAR_MIN) schedule(static)
+    for (size_t i = 0; i < n; i++)
+        dx[i] = x[i] > 0.0f ? dy[i] : 0.0f;
+}
+
+void cnn_leaky_relu_forward(const float *x, float *y, size_t n, float slope) {
+#pragma omp parallel for simd if (n >= ACT_PAR_MIN) schedule(static)
+    for (size_t i = 0; i < n; i++)
+        y[i] = x[i] > 0.0f ? x[i] : x[i] * slope;
+}
+
+void cnn_leaky_relu_backward(const float *x, const float *dy, float *dx, size_t n, float slope) {
+#pragma omp parallel for simd if (n >= ACT_PAR_MIN) schedule(static)
+    for (size_t i = 0; i < n; i++)
+        dx[i] = x[i] > 0.0f ? dy[i] : dy[i] * slope;
+}
+
+void cnn_elu_forward(const float *x, float *y, size_t n, float alpha) {
+#pragma omp parallel for if (n >= ACT_PAR_MIN) schedule(static)
+    for (size_t i = 0; i < n; i++)
+        y[i] = x[i] > 0.0f ? x[i] : alpha * expm1f(x[i]);
+}
+
+void cnn_elu_backward(const float *x, const float *dy, float *dx, size_t n, float alpha) {
+#pragma omp parallel for if (n >= ACT_PAR_MIN) schedule(static)
+    for (size_t i = 0; i < n; i++)
+        dx[i] = x[i] > 0.0f ? dy[i] : dy[i] * alpha * expf(x[i]);
+}
+
+void cnn_sigmoid_forward(const float *x, float *y, size_t n) {
+#pragma omp parallel for if (n >= ACT_PAR_MIN) schedule(static)
+    for (size_t i = 0; i < n; i++)
+        y[i] = 1.0f / (1.0f + expf(-x[i]));
+}
+
+void cnn_sigmoid_backward(const float *y, const float *dy, float *dx, size_t n) {
+#pragma omp parallel for simd if (n >= ACT_PAR_MIN) schedule(static)
+    for (size_t i = 0; i < n; i++)
+        dx[i] = dy[i] * (1.0f - y[i]) * y[i];
+}
+
+void cnn_tanh_forward(const float *x, float *y, size_t n) {
+#pragma omp parallel for if (n >= ACT_PAR_MIN) schedule(static)
+    for (size_t i = 0; i < n; i++)
+        y[i] = tanhf(x[i]);
+}
+
+void cnn_tanh_backward(const float *y, const float *dy, float *dx, size_t n) {
+#pragma omp parallel for simd if (n >= ACT_PAR_MIN) schedule(static)
+    for (size_t i = 0; i < n; i++)
+        dx[i] = dy[i] * (1.0f - y[i] * y[i]);
+}
