@@ -148,7 +148,7 @@ cnn_status cnn_optim_create(cnn_optim **out, const cnn_train_config *cfg, size_t
 void cnn_optim_free(cnn_optim *opt);
 /* params -= update(grads) at learning rate lr. */
 void cnn_optim_step(cnn_optim *opt, float *params, const float *grads, float lr);
-/* Learning rate at a fractional epoch position (epoch + batch/batches). */
+/* Learning rate at the 0-based optimizer step (warm-up, then the schedule). */
 float cnn_schedule_lr(const cnn_train_config *cfg, int step, int steps_per_epoch);
 
 /* ---- data -------------------------------------------------------------- */

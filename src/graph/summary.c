@@ -38,8 +38,8 @@ cnn_status cnn_net_summary(const cnn_net *net, FILE *f) {
                 grouped(l->ops->macs ? l->ops->macs(l) : 0, b, sizeof b));
     }
     double macs = cnn_net_macs(net);
-    fprintf(f, "total: %s parameters (%.2f MB float32), %s multiply-adds per image (%.3f G)\n",
+    fprintf(f, "total: %s parameters (%.2f MB float32), %s multiply-adds per image (%.3f M)\n",
             grouped((double)net->n_params, a, sizeof a), net->n_params * 4.0 / 1e6,
-            grouped(macs, b, sizeof b), macs / 1e9);
+            grouped(macs, b, sizeof b), macs / 1e6);
     return ferror(f) ? cnn_fail(CNN_ERR_IO, "write error") : CNN_OK;
 }
