@@ -1,0 +1,161 @@
+/* pool.c — max, average and global average pooling, forward and backward,
+ * with torch.nn semantics (see pool.h). One image of c planes per call. */
+#include "pool.h"
+#include <limits.h>
+#include <math.h>
+#include <string.h>
+
+static long long floor_div(long long a, long long b) {
+    return a >= 0 ? a / b : -((-a + b - 1) / b);
+}
+static int imin(int a, int b) {
+    return a < b ? a : b;
+}
+static int imax(int a, int b) {
+    return a > b ? a : b;
+}
+
+int cnn_pool_out_size(int in, int k, int stride, int pad, int dil, int ceil_mode) {
+    long long num = (long long)in + 2LL * pad - (long long)dil * (k - 1) - 1;
+    long long out = floor_div(num + (ceil_mode ? stride - 1 : 0), stride) + 1;
+    /* torch: with ceil_mode the last window must start inside the input or the left padding */
+    if (ceil_mode && (out - 1) * stride >= (long long)in + pad) out--;
+    return out > INT_MAX ? INT_MAX : (int)out;
+}
+
+int cnn_pool_geom_init(cnn_pool_geom *g) {
+    g->oh = cnn_pool_out_size(g->h, g->kh, g->sh, g->ph, g->dh, g->ceil_mode);
+    g->ow = cnn_pool_out_size(g->w, g->kw, g->sw, g->pw, g->dw, g->ceil_mode);
+    return g->oh >= 1 && g->ow >= 1;
+}
+
+/* The taps t in [*lo, *hi) of a window starting at start, step dil, that land in [0, in). */
+static void taps(int start, int dil, int k, int in, int *lo, int *hi) {
+    int a = start >= 0 ? 0 : (-start + dil - 1) / dil;
+    int b = in - 1 - start < 0 ? 0 : (in - 1 - start) / dil + 1;
+    if (b > k) b = k;
+    if (a > b) a = b;
+    *lo = a;
+    *hi = b;
+}
+
+/* x is (C,H,W), y is (C,OH,OW), idx is (C,OH,OW) or NULL */
+void cnn_maxpool_forward(const cnn_pool_geom *g, const float *x, float *y, int32_t *idx) {
+    const int H = g->h, W = g->w, OH = g->oh, OW = g->ow;
+    for (int c = 0; c < g->c; c++) {
+        const float *xc = x + (size_t)c * H * W;
+        for (int oh = 0; oh < OH; oh++) {
+            int hs = oh * g->sh - g->ph, k0, k1;
+            taps(hs, g->dh, g->kh, H, &k0, &k1);
+            for (int ow = 0; ow < OW; ow++) {
+                int ws = ow * g->sw - g->pw, j0, j1;
+                taps(ws, g->dw, g->kw, W, &j0, &j1);
+                float m = -INFINITY;
+                int32_t best = -1;
+                if (k0 < k1 && j0 < j1) best = (hs + k0 * g->dh) * W + ws + j0 * g->dw;
+                for (int ki = k0; ki < k1; ki++) {
+                    const float *xr = xc + (size_t)(hs + ki * g->dh) * W;
+                    for (int kj = j0; kj < j1; kj++) {
+                        int iw = ws + kj * g->dw;
+                        float v = xr[iw];
+                        if (v > m || isnan(v)) {
+                            m = v;
+                            best = (hs + ki * g->dh) * W + iw;
+                        }
+                    }
+                }
+                size_t o = ((size_t)c * OH + oh) * OW + ow;
+                y[o] = m;
+                if (idx) idx[o] = best;
+            }
+        }
+    }
+}
+
+/* dy and idx are (C,OH,OW), dx (C,H,W) overwritten */
+void cnn_maxpool_backward(const cnn_pool_geom *g, const float *dy, const int32_t *idx, float *dx) {
+    const size_t hw = (size_t)g->h * g->w, ohw = (size_t)g->oh * g->ow;
+    memset(dx, 0, (size_t)g->c * hw * sizeof(float));
+    for (int c = 0; c < g->c; c++) {
+        float *dxc = dx + (size_t)c * hw;
+        const float *dyc = dy + (size_t)c * ohw;
+        const int32_t *ic = idx + (size_t)c * ohw;
+        for (size_t o = 0; o < ohw; o++)
+            if (ic[o] >= 0) dxc[ic[o]] += dyc[o];
+    }
+}
+
+/* The input rows [*lo, *hi) an average window covers and its torch divisor part. */
+static int avg_span(int start, int k, int in, int pad, int *lo, int *hi) {
+    int end = imin(start + k, in + pad);
+    int full = end - start;
+    *lo = imax(start, 0);
+    *hi = imin(end, in);
+    return full;
+}
+
+/* x is (C,H,W), y is (C,OH,OW) */
+void cnn_avgpool_forward(const cnn_pool_geom *g, const float *x, float *y) {
+    const int H = g->h, W = g->w, OH = g->oh, OW = g->ow;
+    for (int c = 0; c < g->c; c++) {
+        const float *xc = x + (size_t)c * H * W;
+        for (int oh = 0; oh < OH; oh++) {
+            int h0, h1, fh = avg_span(oh * g->sh - g->ph, g->kh, H, g->ph, &h0, &h1);
+            for (int ow = 0; ow < OW; ow++) {
+                int w0, w1, fw = avg_span(ow * g->sw - g->pw, g->kw, W, g->pw, &w0, &w1);
+                size_t o = ((size_t)c * OH + oh) * OW + ow;
+                if (h0 >= h1 || w0 >= w1) {
+                    y[o] = 0;
+                    continue;
+                }
+                float s = 0;
+                for (int ih = h0; ih < h1; ih++)
+                    for (int iw = w0; iw < w1; iw++)
+                        s += xc[(size_t)ih * W + iw];
+                int div = g->count_include_pad ? fh * fw : (h1 - h0) * (w1 - w0);
+                y[o] = s / (float)div;
+            }
+        }
+    }
+}
+
+/* dy is (C,OH,OW), dx (C,H,W) overwritten */
+void cnn_avgpool_backward(const cnn_pool_geom *g, const float *dy, float *dx) {
+    const int H = g->h, W = g->w, OH = g->oh, OW = g->ow;
+    memset(dx, 0, (size_t)g->c * H * W * sizeof(float));
+    for (int c = 0; c < g->c; c++) {
+        float *dxc = dx + (size_t)c * H * W;
+        for (int oh = 0; oh < OH; oh++) {
+            int h0, h1, fh = avg_span(oh * g->sh - g->ph, g->kh, H, g->ph, &h0, &h1);
+            for (int ow = 0; ow < OW; ow++) {
+                int w0, w1, fw = avg_span(ow * g->sw - g->pw, g->kw, W, g->pw, &w0, &w1);
+                if (h0 >= h1 || w0 >= w1) continue;
+                int div = g->count_include_pad ? fh * fw : (h1 - h0) * (w1 - w0);
+                float d = dy[((size_t)c * OH + oh) * OW + ow] / (float)div;
+                for (int ih = h0; ih < h1; ih++)
+                    for (int iw = w0; iw < w1; iw++)
+                        dxc[(size_t)ih * W + iw] += d;
+            }
+        }
+    }
+}
+
+/* x is (C,HW), y is (C) */
+void cnn_gap_forward(int c, int hw, const float *x, float *y) {
+    for (int i = 0; i < c; i++) {
+        const float *p = x + (size_t)i * hw;
+        float s = 0;
+        for (int j = 0; j < hw; j++)
+            s += p[j];
+        y[i] = s / (float)hw;
+    }
+}
+
+/* dy is (C), dx (C,HW) overwritten */
+void cnn_gap_backward(int c, int hw, const float *dy, float *dx) {
+    for (int i = 0; i < c; i++) {
+        float d = dy[i] / (float)hw, *p = dx + (size_t)i * hw;
+        for (int j = 0; j < hw; j++)
+            p[j] = d;
+    }
+}
