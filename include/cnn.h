@@ -162,7 +162,8 @@ typedef struct {
 } cnn_dataset;
 
 /* IDX files (MNIST, Fashion-MNIST), raw or gzip-compressed (detected by magic).
- * Checks magic, dimensions, the file's length and label range. */
+ * Checks magic, dimensions and the file's length; labels are checked against a
+ * net by the trainer (cnn_train, cnn_evaluate). */
 cnn_status cnn_dataset_load_idx(cnn_dataset *ds, const char *images_path, const char *labels_path);
 void cnn_dataset_free(cnn_dataset *ds); /* frees the arrays, keeps ds; accepts zeros */
 
