@@ -13,6 +13,7 @@
 
 #include "cnn.h"
 #include "graph/net.h"
+#include "kernels/norm.h"
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -168,9 +169,39 @@ static void test_models_build(void **state) {
     }
 }
 
+/* The LRN kernels against their naive references, over odd shapes and the
+ * betas with a square-root fast path (0.5, 0.75, 1) and without (0.6). */
+static void test_lrn_vs_reference(void **state) {
+    static const float betas[] = {0.75f, 0.5f, 1.0f, 0.6f};
+    static const int sizes[] = {1, 2, 3, 5, 8};
+    cnn_rng g;
+    cnn_rng_seed(&g, 21);
+    for (int bi = 0; bi < 4; bi++)
+        for (int si = 0; si < 5; si++) {
+            int c = 7, hw = 13, n = c * hw;
+            float x[7 * 13], dy[7 * 13], y[7 * 13], s[7 * 13], dx[7 * 13], tmp[7 * 13];
+            float yr[7 * 13], sr[7 * 13], dxr[7 * 13];
+            for (int i = 0; i < n; i++) {
+                x[i] = 6 * cnn_rng_uniform(&g) - 3;
+                dy[i] = 2 * cnn_rng_uniform(&g) - 1;
+            }
+            cnn_lrn_forward(c, hw, sizes[si], 0.3f, betas[bi], 1.5f, x, y, s);
+            cnn_lrn_forward_ref(c, hw, sizes[si], 0.3f, betas[bi], 1.5f, x, yr, sr);
+            cnn_lrn_backward(c, hw, sizes[si], 0.3f, betas[bi], x, y, s, dy, dx, tmp);
+            cnn_lrn_backward_ref(c, hw, sizes[si], 0.3f, betas[bi], x, yr, sr, dy, dxr);
+            for (int i = 0; i < n; i++) {
+                if (fabsf(s[i] - sr[i]) > 1e-6f * sr[i] || fabsf(y[i] - yr[i]) > 1e-6f ||
+                    fabsf(dx[i] - dxr[i]) > 1e-6f)
+                    fail_msg("lrn size %d beta %g at %d: y %g/%g dx %g/%g", sizes[si], betas[bi], i,
+                             y[i], yr[i], dx[i], dxr[i]);
+            }
+        }
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_lrn_vs_reference),
         cmocka_unit_test(test_threads_bit_identical),
         cmocka_unit_test(test_buffers_round_trip),
         cmocka_unit_test(test_models_build),

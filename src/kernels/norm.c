@@ -73,6 +73,26 @@ static void lrn_window(int ch, int c, int size, int *lo, int *hi) {
     *hi = b > c - 1 ? c - 1 : b;
 }
 
+/* The channels [*lo, *hi] whose windows hold channel i:
+ * i - (size-1) + size/2 <= j <= i + size/2. */
+static void lrn_rwindow(int i, int c, int size, int *lo, int *hi) {
+    int a = i - (size - 1) + size / 2, b = i + size / 2;
+    *lo = a < 0 ? 0 : a;
+    *hi = b > c - 1 ? c - 1 : b;
+}
+
+/* s^-beta; the common betas through square roots (within a few ulp of powf,
+ * several times faster). */
+static inline float pow_neg(float s, float beta) {
+    if (beta == 0.75f) {
+        float r = sqrtf(s);
+        return 1.0f / (r * sqrtf(r));
+    }
+    if (beta == 0.5f) return 1.0f / sqrtf(s);
+    if (beta == 1.0f) return 1.0f / s;
+    return powf(s, -beta);
+}
+
 void cnn_lrn_forward(int c, int hw, int size, float alpha, float beta, float k, const float *x,
                      float *y, float *scale) {
     const float a = alpha / (float)size;
@@ -91,29 +111,31 @@ void cnn_lrn_forward(int c, int hw, int size, float alpha, float beta, float k, 
         float *yc = y + (size_t)ch * hw;
         for (int p = 0; p < hw; p++) {
             s[p] = k + a * s[p];
-            yc[p] = xc[p] * powf(s[p], -beta);
+            yc[p] = xc[p] * pow_neg(s[p], beta);
         }
     }
 }
 
 void cnn_lrn_backward(int c, int hw, int size, float alpha, float beta, const float *x,
-                      const float *y, const float *scale, const float *dy, float *dx) {
+                      const float *y, const float *scale, const float *dy, float *dx, float *tmp) {
     const float coef = 2.0f * alpha * beta / (float)size;
+    const size_t n = (size_t)c * hw;
+    for (size_t o = 0; o < n; o++) /* t_j = dy_j * y_j / scale_j */
+        tmp[o] = dy[o] * y[o] / scale[o];
     for (int i = 0; i < c; i++) {
-        /* j's window holds i  <=>  i - (size-1) + size/2 <= j <= i + size/2 */
-        int lo = i - (size - 1) + size / 2, hi = i + size / 2;
-        if (lo < 0) lo = 0;
-        if (hi > c - 1) hi = c - 1;
+        int lo, hi;
+        lrn_rwindow(i, c, size, &lo, &hi);
+        float *dxi = dx + (size_t)i * hw;
+        for (int p = 0; p < hw; p++)
+            dxi[p] = 0;
+        for (int j = lo; j <= hi; j++) {
+            const float *tj = tmp + (size_t)j * hw;
+            for (int p = 0; p < hw; p++)
+                dxi[p] += tj[p];
+        }
         const float *xi = x + (size_t)i * hw, *si = scale + (size_t)i * hw,
                     *dyi = dy + (size_t)i * hw;
-        float *dxi = dx + (size_t)i * hw;
-        for (int p = 0; p < hw; p++) {
-            float acc = 0;
-            for (int j = lo; j <= hi; j++) {
-                size_t o = (size_t)j * hw + p;
-                acc += dy[o] * y[o] / scale[o];
-            }
-            dxi[p] = dyi[p] * powf(si[p], -beta) - coef * xi[p] * acc;
-        }
+        for (int p = 0; p < hw; p++)
+            dxi[p] = dyi[p] * pow_neg(si[p], beta) - coef * xi[p] * dxi[p];
     }
 }

@@ -39,8 +39,15 @@ void cnn_lrn_forward(int c, int hw, int size, float alpha, float beta, float k, 
                      float *y, float *scale);
 /* x, y, scale and dy are (C,HW) from the forward pass; dx (C,HW) is OVERWRITTEN:
  *   dx_i = dy_i * scale_i^-beta
- *          - 2*alpha*beta/size * x_i * sum_{j : i in window(j)} dy_j * y_j / scale_j. */
+ *          - 2*alpha*beta/size * x_i * sum_{j : i in window(j)} dy_j * y_j / scale_j;
+ * tmp is (C,HW) scratch. */
 void cnn_lrn_backward(int c, int hw, int size, float alpha, float beta, const float *x,
-                      const float *y, const float *scale, const float *dy, float *dx);
+                      const float *y, const float *scale, const float *dy, float *dx, float *tmp);
+
+/* Naive references: every window sum and power computed directly (powf), no scratch. */
+void cnn_lrn_forward_ref(int c, int hw, int size, float alpha, float beta, float k, const float *x,
+                         float *y, float *scale);
+void cnn_lrn_backward_ref(int c, int hw, int size, float alpha, float beta, const float *x,
+                          const float *y, const float *scale, const float *dy, float *dx);
 
 #endif

@@ -6,6 +6,7 @@
  * The math is in src/kernels/norm.c; images are split over OpenMP threads. */
 #include "../kernels/norm.h"
 #include "layer.h"
+#include <omp.h>
 #include <stdio.h>
 
 typedef struct {
@@ -49,7 +50,13 @@ static void lrn_forward(cnn_layer *l, const float *const *x, int n, int train, f
                         l->state + sz * i);
 }
 
-/* dy is (n,C,H,W), dx overwritten. */
+/* One (C,H,W) temporary per thread for backward. */
+static size_t lrn_scratch_size(const cnn_layer *l, int n, int nthreads) {
+    return cnn_shape_size(l->out) * (size_t)nthreads;
+}
+
+/* dy is (n,C,H,W), dx overwritten. The thread count is the one the net sized
+ * scratch for (omp_get_max_threads). */
 static void lrn_backward(cnn_layer *l, const float *const *x, float *const *dx, int n,
                          float *scratch) {
     if (!dx[0]) return;
@@ -59,7 +66,8 @@ static void lrn_backward(cnn_layer *l, const float *const *x, float *const *dx, 
 #pragma omp parallel for schedule(static)
     for (int i = 0; i < n; i++)
         cnn_lrn_backward(c, hw, p->size, p->alpha, p->beta, x[0] + sz * i, l->y + sz * i,
-                         l->state + sz * i, l->dy + sz * i, dx[0] + sz * i);
+                         l->state + sz * i, l->dy + sz * i, dx[0] + sz * i,
+                         scratch + sz * (size_t)omp_get_thread_num());
 }
 
 static void lrn_describe(const cnn_layer *l, char *buf, size_t len) {
@@ -75,6 +83,7 @@ const cnn_layer_ops cnn_lrn_ops = {
     .configure = lrn_configure,
     .shape = lrn_shape,
     .state_size = lrn_state_size,
+    .scratch_size = lrn_scratch_size,
     .forward = lrn_forward,
     .backward = lrn_backward,
     .describe = lrn_describe,
