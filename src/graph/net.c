@@ -155,13 +155,14 @@ cnn_status cnn_net_build(cnn_net *net, uint64_t seed) {
             return s;
         }
         size_t sz = cnn_shape_size(l->out);
-        if (l->out.c <= 0 || l->out.h <= 0 || l->out.w <= 0 || sz > ((size_t)1 << 31))
+        if (l->out.c <= 0 || l->out.h <= 0 || l->out.w <= 0 || sz > CNN_MAX_SAMPLE)
             return cnn_fail(CNN_ERR_SHAPE, "%s:%d: %s: output shape %dx%dx%d is empty or too large",
                             net->filename, l->line, l->name, l->out.c, l->out.h, l->out.w);
         if (!cnn_add_size(np, l->n_params, &np) || !cnn_add_size(nb, l->n_buffers, &nb) ||
-            np > ((size_t)1 << 32))
-            return cnn_fail(CNN_ERR_NOMEM, "%s:%d: %s: too many parameters", net->filename,
-                            l->line, l->name);
+            np > CNN_MAX_PARAMS || nb > CNN_MAX_PARAMS)
+            return cnn_fail(CNN_ERR_NOMEM,
+                            "%s:%d: %s: the net would have more than %zu parameters (the limit)",
+                            net->filename, l->line, l->name, (size_t)CNN_MAX_PARAMS);
     }
     net->params = cnn_alloc_floats(np);
     net->grads = cnn_alloc_floats(np);
@@ -210,7 +211,7 @@ static cnn_status plan(cnn_net *net, int n) {
             return cnn_fail(CNN_ERR_NOMEM, "%s: batch %d is too large", net->filename, n);
     }
     if (!cnn_add_size(total, scratch + fanout + in_size + 64, &total) ||
-        total > ((size_t)1 << 36) / sizeof(float))
+        total > CNN_MAX_PLAN_BYTES / sizeof(float))
         return cnn_fail(CNN_ERR_NOMEM, "%s: batch %d needs too much memory", net->filename, n);
     unplan(net);
     float *p = cnn_alloc_floats(total);
