@@ -19,9 +19,12 @@ TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 TEST_COMMON := $(sort $(wildcard tests/common/*.c))
 EX_SRC   := $(sort $(wildcard examples/*.c))
 EX_BIN   := $(EX_SRC:examples/%.c=$(BUILD)/examples/%)
+# Each fuzz target also builds as a test that replays its seed and regression corpora.
+FUZZ_TARGETS := $(patsubst fuzz/fuzz_%.c,%,$(sort $(wildcard fuzz/fuzz_*.c)))
+FUZZ_REPLAY  := $(FUZZ_TARGETS:%=$(BUILD)/tests/test_fuzz_%)
 
-.PHONY: all deps data demo check test clean format
-all: $(BUILD)/cnn $(TEST_BIN) $(EX_BIN)
+.PHONY: all deps data demo check test clean format fuzz fuzz-smoke
+all: $(BUILD)/cnn $(TEST_BIN) $(EX_BIN) $(FUZZ_REPLAY)
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -37,6 +40,10 @@ $(BUILD)/cnn: $(CLI_OBJ) $(BUILD)/libcnn.a
 $(BUILD)/tests/%: tests/%.c $(TEST_COMMON) $(BUILD)/libcnn.a
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -Isrc -o $@ $< $(TEST_COMMON) $(BUILD)/libcnn.a $(LDLIBS)
+
+$(BUILD)/tests/test_fuzz_%: fuzz/fuzz_%.c fuzz/replay.c fuzz/fuzz.h $(BUILD)/libcnn.a
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -D_GNU_SOURCE -DFUZZ_TARGET='"$*"' -o $@ $< fuzz/replay.c $(BUILD)/libcnn.a $(LDLIBS)
 
 $(BUILD)/examples/%: examples/%.c $(BUILD)/libcnn.a
 	@mkdir -p $(dir $@)
@@ -60,9 +67,43 @@ check: deps
 	@bash tests/run.sh $(BUILD)
 
 clean:
-	rm -rf $(BUILD)
+	rm -rf $(BUILD) $(FUZZ_BUILD)
+
+# ---- fuzzing: libFuzzer targets in fuzz/ (docs/fuzzing.md) -------------------
+# Built with clang, AddressSanitizer and UndefinedBehaviorSanitizer (any UB is a
+# finding). No OpenMP pragmas (clang would need libomp): the library runs
+# single-threaded, omp_* calls go to libgomp. The fuzz build lowers the
+# parameter and activation ceilings (core.h) so the fuzzer explores instead of
+# filling memory; the checks are the same code.
+FUZZ_CC    ?= clang
+FUZZ_BUILD ?= build-fuzz
+FUZZ_TIME  ?= 20
+FUZZ_SAN   := -fsanitize=address,undefined -fno-sanitize-recover=all
+FUZZ_CFLAGS = -std=c11 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer \
+              -Wall -Wno-unused-parameter -Iinclude -I$(BLASINC) \
+              -idirafter $(shell gcc -print-file-name=include) \
+              -DCNN_MAX_PARAMS='((size_t)1 << 22)' -DCNN_MAX_PLAN_BYTES='((size_t)1 << 28)' $(FUZZ_SAN)
+FUZZ_LDLIBS = -L$(BLASDIR) -Wl,-rpath,$(BLASDIR) -lopenblas -lpng -ljpeg -lz -lm -lgomp
+FUZZ_LIB_OBJ := $(LIB_SRC:%.c=$(FUZZ_BUILD)/obj/%.o)
+FUZZ_BIN     := $(FUZZ_TARGETS:%=$(FUZZ_BUILD)/fuzz_%)
+
+$(FUZZ_BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -MMD -MP -c $< -o $@
+
+$(FUZZ_BUILD)/fuzz_%: fuzz/fuzz_%.c fuzz/fuzz.h $(FUZZ_LIB_OBJ)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_LIB_OBJ) $(FUZZ_LDLIBS)
+
+# Keep the objects: they are shared by every target.
+.SECONDARY: $(FUZZ_LIB_OBJ)
+
+fuzz: $(FUZZ_BIN)
+
+# Every target for FUZZ_TIME seconds from its seeds, after replaying its regression inputs.
+fuzz-smoke: fuzz
+	@bash fuzz/smoke.sh $(FUZZ_BUILD) $(FUZZ_TIME) $(FUZZ_TARGETS)
 
 format:
 	clang-format -i $(LIB_SRC) $(CLI_SRC) $(TEST_SRC) $(EX_SRC) include/cnn.h $(shell find src -name '*.h')
 
--include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
+-include $(shell find $(BUILD)/obj $(FUZZ_BUILD)/obj -name '*.d' 2>/dev/null)

@@ -93,6 +93,9 @@ static cnn_status parse_input(cnn_net *net, cnn_opts *o) {
                         "%s:%d: input: shape=%s: expected CxHxW with 1 <= C <= %d, 1 <= H, W <= "
                         "65536",
                         o->file, o->line, shape, CNN_MAX_CHANNELS);
+    if ((size_t)c * (size_t)h * (size_t)w > CNN_MAX_SAMPLE)
+        return cnn_fail(CNN_ERR_PARSE, "%s:%d: input: shape=%s: more than %zu values per sample",
+                        o->file, o->line, shape, (size_t)CNN_MAX_SAMPLE);
     net->in_shape = (cnn_shape){c, h, w};
     cnn_status s = float_list(o, "mean", c, net->mean);
     if (s == CNN_OK) s = float_list(o, "std", c, net->std);
