@@ -6,6 +6,7 @@ extern const cnn_layer_ops cnn_conv_ops, cnn_maxpool_ops, cnn_avgpool_ops, cnn_g
 extern const cnn_layer_ops cnn_relu_ops, cnn_leaky_relu_ops, cnn_elu_ops, cnn_sigmoid_ops,
     cnn_tanh_ops;
 extern const cnn_layer_ops cnn_dense_ops, cnn_flatten_ops, cnn_dropout_ops, cnn_softmax_ops;
+extern const cnn_layer_ops cnn_affine_ops, cnn_clip_ops;
 
 static const struct {
     const char *name;
@@ -20,6 +21,7 @@ static const struct {
     {"fc", &cnn_dense_ops},          {"linear", &cnn_dense_ops},
     {"flatten", &cnn_flatten_ops},   {"dropout", &cnn_dropout_ops},
     {"softmax", &cnn_softmax_ops},
+    {"affine", &cnn_affine_ops},     {"clip", &cnn_clip_ops},
 };
 
 const cnn_layer_ops *cnn_layer_find(const char *type) {
