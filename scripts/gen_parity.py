@@ -207,7 +207,84 @@ def lrn_case(out, index):
         write_case(out, f"lrn_op{opset}", m.SerializeToString(), x, y, index)
 
 
+def refusal_cases(out):
+    """Graphs the importer must refuse, each with the words its message must
+    contain: refuse/NAME.onnx, listed in refuse/cases.txt as NAME|words."""
+    d = os.path.join(out, "refuse")
+    os.makedirs(d, exist_ok=True)
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 2, 4, 4])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, None)
+
+    def w(name, shape, vals=None):
+        n = int(np.prod(shape))
+        return helper.make_tensor(name, TensorProto.FLOAT, shape,
+                                  vals if vals is not None else [0.1 * (i % 7) for i in range(n)])
+
+    def model(nodes, inits=(), opset=17, inp=x):
+        g = helper.make_graph(nodes, "g", [inp], [y], list(inits))
+        return helper.make_model(g, opset_imports=[helper.make_opsetid("", opset)])
+
+    conv = lambda **kw: helper.make_node("Conv", ["x", "w"], ["c"], name="myconv", **kw)
+    flat = helper.make_node("Flatten", ["x"], ["f"], name="flat")
+    cases = {
+        "unsupported_op": (model([helper.make_node("GlobalMaxPool", ["x"], ["y"], name="gmp")]),
+                           "node 'gmp' (GlobalMaxPool): operator GlobalMaxPool is not supported"),
+        "gemm_transA": (model([flat, helper.make_node("Gemm", ["f", "b"], ["y"], name="fc", transA=1)],
+                              [w("b", [32, 3])]), "node 'fc' (Gemm): transA=1 is not supported"),
+        "asym_pads": (model([helper.make_node("Conv", ["x", "w"], ["y"], name="myconv",
+                                              pads=[0, 0, 1, 1])], [w("w", [3, 2, 3, 3])]),
+                      "node 'myconv' (Conv): asymmetric pads"),
+        "same_upper_odd": (model([helper.make_node("Conv", ["x", "w"], ["y"], name="myconv",
+                                                   auto_pad="SAME_UPPER", strides=[1, 1])],
+                                 [w("w", [3, 2, 2, 2])]), "node 'myconv' (Conv): auto_pad=SAME_UPPER"),
+        "reshape": (model([helper.make_node("Reshape", ["x", "s"], ["y"], name="rs")],
+                          [helper.make_tensor("s", TensorProto.INT64, [3], [1, 8, 4])]),
+                    "node 'rs' (Reshape): only a reshape to (N, -1)"),
+        "add_broadcast": (model([helper.make_node("Add", ["x", "k"], ["y"], name="plus")],
+                                [w("k", [1, 1, 4, 4])]),
+                          "node 'plus' (Add): the constant operand 'k' has 16 values"),
+        "div_by_tensor": (model([helper.make_node("Div", ["k", "x"], ["y"], name="inv")],
+                                [w("k", [1])]), "node 'inv' (Div): a constant divided by a tensor"),
+        "mul_two_tensors": (model([helper.make_node("Mul", ["x", "x"], ["y"], name="sq")]),
+                            "node 'sq' (Mul): of two computed tensors: only Add"),
+        "unknown_attr": (model([helper.make_node("Relu", ["x"], ["y"], name="r", foo=1)]),
+                         "node 'r' (Relu): attribute 'foo' is not supported"),
+        "maxpool_pad_layer": (model([helper.make_node("Pad", ["x", "p"], ["q"], name="pad"),
+                                     helper.make_node("MaxPool", ["q"], ["y"], name="mp",
+                                                      kernel_shape=[2, 2])],
+                                    [helper.make_tensor("p", TensorProto.INT64, [8],
+                                                        [0, 0, 1, 1, 0, 0, 1, 1])]),
+                              "node 'mp' (MaxPool): input 'q' comes from a Pad"),
+        "softmax_axis": (model([helper.make_node("Softmax", ["x"], ["y"], name="sm", axis=3)]),
+                         "node 'sm' (Softmax): axis=3"),
+        "opset_too_old": (model([helper.make_node("Relu", ["x"], ["y"], name="r")], opset=5),
+                          "opset 5 is not supported"),
+        "symbolic_dim": (model([helper.make_node("Relu", ["x"], ["y"], name="r")],
+                               inp=helper.make_tensor_value_info("x", TensorProto.FLOAT,
+                                                                 ["N", 3, "H", 8])),
+                         "dimension 2 is not a fixed size"),
+    }
+    ext = w("w", [3, 2, 3, 3])
+    ext.ClearField("float_data")
+    ext.data_location = TensorProto.EXTERNAL
+    e = ext.external_data.add()
+    e.key, e.value = "location", "weights.bin"
+    cases["external_data"] = (model([conv()], [ext]), "external data is refused")
+    short = w("w", [3, 2, 3, 3])
+    del short.float_data[17:]  # dims say 54 values, the data holds 17
+    cases["tensor_length"] = (model([conv()], [short]),
+                              "initializer 'w': its dims hold 54 values but its data has 17")
+    lines = []
+    for name, (m, words) in sorted(cases.items()):
+        with open(os.path.join(d, name + ".onnx"), "wb") as f:
+            f.write(m.SerializeToString())
+        lines.append(f"{name}|{words}")
+    with open(os.path.join(d, "cases.txt"), "w") as f:
+        f.write("\n".join(lines) + "\n")
+
+
 def small(out):
+    refusal_cases(out)
     index = []
     eval_case(out, "convmix", ConvMix(), (2, 3, 40, 37), index)
     eval_case(out, "lenet5", LeNet5(), (2, 1, 28, 28), index)

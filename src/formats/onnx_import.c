@@ -341,7 +341,7 @@ static cnn_status read_window(ctx *c, const value *x, int kh, int kw, int def_st
             if (total < 0) total = 0;
             if (total % 2)
                 return refuse(c,
-                              "auto_pad=%s needs an odd total padding (%ld) on axis %d; only "
+                              "auto_pad=%s gives an odd total padding (%ld) on axis %d; only "
                               "symmetric padding is supported",
                               ap, total, i);
             p[i] = (int)(total / 2);
