@@ -32,7 +32,7 @@ static cnn_status logits_layer(cnn_net *net, cnn_layer **out) {
 
 cnn_status cnn_evaluate(cnn_net *net, const cnn_dataset *ds, int batch, float *loss,
                         float *accuracy) {
-    cnn_layer *logits;
+    cnn_layer *logits = NULL;
     cnn_status s = logits_layer(net, &logits);
     if (s == CNN_OK) s = cnn_dataset_check(ds, net, "evaluation set");
     if (s != CNN_OK) return s;
@@ -66,7 +66,7 @@ cnn_status cnn_evaluate(cnn_net *net, const cnn_dataset *ds, int batch, float *l
 cnn_status cnn_train(cnn_net *net, const cnn_train_config *cfg, const cnn_dataset *train,
                      const cnn_dataset *test, cnn_progress_fn progress, cnn_epoch_fn on_epoch,
                      void *user) {
-    cnn_layer *logits;
+    cnn_layer *logits = NULL;
     cnn_status s = logits_layer(net, &logits);
     if (s == CNN_OK) s = cnn_dataset_check(train, net, "training set");
     if (s == CNN_OK && test) s = cnn_dataset_check(test, net, "test set");
