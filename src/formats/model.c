@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #define MAX_MODEL_BYTES (4u << 20)
 
@@ -214,6 +215,8 @@ cnn_status cnn_net_parse(cnn_net **out, const char *text, const char *filename, 
 
 cnn_status cnn_net_load_model(cnn_net **out, const char *path, uint64_t seed) {
     *out = NULL;
+    size_t plen = path ? strlen(path) : 0;
+    if (plen > 5 && !strcasecmp(path + plen - 5, ".onnx")) return cnn_net_load_onnx(out, path);
     FILE *f = fopen(path, "rb");
     if (!f) return cnn_fail(CNN_ERR_IO, "%s: %s", path, strerror(errno));
     char *text = malloc(MAX_MODEL_BYTES + 1);
