@@ -209,7 +209,7 @@ int cmd_train(int argc, char **argv) {
     cnn_net *net = NULL;
     cnn_dataset all_train = {0}, train = {0}, val = {0}, test = {0};
     int have_val = 0;
-    char path[4096], default_dir[4096];
+    char path[8300], default_dir[4096];
     if (cli_load_net(model, NULL, &net) != CNN_OK) {
         rc = cli_lib_error("train");
         goto done;
