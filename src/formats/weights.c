@@ -171,8 +171,8 @@ static cnn_status read_file(const char *path, unsigned char **data, size_t *len)
 
 cnn_status cnn_net_load_weights(cnn_net *net, const char *path) {
     if (!net->built) return cnn_fail(CNN_ERR_ARG, "%s: the net is not built", path);
-    unsigned char *bytes;
-    size_t len;
+    unsigned char *bytes = NULL;
+    size_t len = 0;
     cnn_status s = read_file(path, &bytes, &len);
     if (s != CNN_OK) return s;
     tensor_ref *t = NULL;

@@ -48,7 +48,7 @@ static cnn_status logits_layer(cnn_net *net, cnn_layer **out) {
 
 cnn_status cnn_evaluate(cnn_net *net, const cnn_dataset *ds, int batch, float *loss,
                         float *accuracy) {
-    cnn_layer *logits;
+    cnn_layer *logits = NULL;
     cnn_status s = logits_layer(net, &logits);
     if (s == CNN_OK) s = cnn_dataset_check(ds, net, "evaluation set");
     if (s != CNN_OK) return s;
