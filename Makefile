@@ -20,7 +20,7 @@ TEST_COMMON := $(sort $(wildcard tests/common/*.c))
 EX_SRC   := $(sort $(wildcard examples/*.c))
 EX_BIN   := $(EX_SRC:examples/%.c=$(BUILD)/examples/%)
 
-.PHONY: all deps data demo check test clean format
+.PHONY: all deps data demo check test clean format bench
 all: $(BUILD)/cnn $(TEST_BIN) $(EX_BIN)
 
 $(BUILD)/obj/%.o: %.c
@@ -58,6 +58,19 @@ check: deps
 	@bash scripts/fetch-data.sh
 	@$(MAKE) --no-print-directory all
 	@bash tests/run.sh $(BUILD)
+
+# libcnn against PyTorch side by side (not part of check; ~15 minutes). Writes
+# docs/benchmarks.md. BENCH_ARGS is passed on, e.g. BENCH_ARGS="--quick --skip-to99".
+BENCH_ARGS ?=
+$(BUILD)/bench/bench: bench/bench.c $(BUILD)/libcnn.a
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -o $@ $< $(BUILD)/libcnn.a $(LDLIBS)
+
+bench: deps
+	@bash scripts/fetch-data.sh
+	@bash bench/install-torch.sh
+	@$(MAKE) --no-print-directory $(BUILD)/bench/bench
+	/usr/bin/python3 bench/bench.py --cnn $(BUILD)/bench/bench --out docs/benchmarks.md $(BENCH_ARGS)
 
 clean:
 	rm -rf $(BUILD)
