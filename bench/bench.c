@@ -35,7 +35,8 @@ static float *randn_like(size_t n, unsigned seed) {
     if (!p) return NULL;
     cnn_rng r;
     cnn_rng_seed(&r, seed);
-    for (size_t i = 0; i < n; i++) p[i] = cnn_rng_uniform(&r) * 2.0f - 1.0f;
+    for (size_t i = 0; i < n; i++)
+        p[i] = cnn_rng_uniform(&r) * 2.0f - 1.0f;
     return p;
 }
 
@@ -69,8 +70,8 @@ static double time_forward(cnn_net *net, const float *x, int n, int reps) {
 static int bench_conv(int samples) {
     const int n = 16;
     cnn_net *net;
-    if (cnn_net_parse(&net, "input shape=64x56x56\nconv filters=64 kernel=3 padding=1\n",
-                      "<conv>", 1) != CNN_OK)
+    if (cnn_net_parse(&net, "input shape=64x56x56\nconv filters=64 kernel=3 padding=1\n", "<conv>",
+                      1) != CNN_OK)
         return fail("conv net");
     float *x = randn_like((size_t)n * 64 * 56 * 56, 3);
     if (!x) return 1;
@@ -109,7 +110,8 @@ static int bench_train(const char *model, const char *dir, int batch, int steps,
     uint8_t *labels = malloc((size_t)batch);
     int *order = malloc((size_t)train.n * sizeof(int));
     if (!x || !labels || !order) return 1;
-    for (int i = 0; i < train.n; i++) order[i] = i;
+    for (int i = 0; i < train.n; i++)
+        order[i] = i;
     cnn_rng rng;
     cnn_rng_seed(&rng, 7);
     cnn_rng_shuffle(&rng, order, train.n);
