@@ -89,6 +89,7 @@ demo: deps
 check: deps
 	@bash scripts/fetch-data.sh
 	@$(MAKE) --no-print-directory all
+	@bash scripts/parity.sh $(BUILD)
 	@bash tests/run.sh $(BUILD)
 
 # libcnn against PyTorch side by side (not part of check; ~15 minutes). Writes

@@ -9,7 +9,8 @@
 
 #define ONNX_MAX_DIMS 8
 
-/* A constant: an initializer or a Constant node's value, float32 or int64. */
+/* A constant: an initializer or a Constant node's value: float32, or
+ * int64 / int32 / bool held as int64. */
 typedef struct {
     int ndim;
     int64_t dims[ONNX_MAX_DIMS];
