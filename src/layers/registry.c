@@ -8,6 +8,7 @@ extern const cnn_layer_ops cnn_relu_ops, cnn_leaky_relu_ops, cnn_elu_ops, cnn_si
 extern const cnn_layer_ops cnn_dense_ops, cnn_flatten_ops, cnn_dropout_ops, cnn_softmax_ops;
 extern const cnn_layer_ops cnn_add_ops, cnn_concat_ops, cnn_batchnorm_ops, cnn_lrn_ops,
     cnn_adaptive_avgpool_ops, cnn_pad_ops;
+extern const cnn_layer_ops cnn_affine_ops, cnn_clip_ops;
 
 static const struct {
     const char *name;
@@ -37,6 +38,8 @@ static const struct {
     {"lrn", &cnn_lrn_ops},
     {"adaptive_avgpool", &cnn_adaptive_avgpool_ops},
     {"pad", &cnn_pad_ops},
+    {"affine", &cnn_affine_ops},
+    {"clip", &cnn_clip_ops},
 };
 
 const cnn_layer_ops *cnn_layer_find(const char *type) {
