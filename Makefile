@@ -23,7 +23,8 @@ EX_BIN   := $(EX_SRC:examples/%.c=$(BUILD)/examples/%)
 FUZZ_TARGETS := $(patsubst fuzz/fuzz_%.c,%,$(sort $(wildcard fuzz/fuzz_*.c)))
 FUZZ_REPLAY  := $(FUZZ_TARGETS:%=$(BUILD)/tests/test_fuzz_%)
 
-.PHONY: all deps data demo check test clean format fuzz fuzz-smoke
+.PHONY: all deps data demo check test clean format fuzz fuzz-smoke check-asan check-tsan \
+        check-valgrind
 all: $(BUILD)/cnn $(TEST_BIN) $(EX_BIN) $(FUZZ_REPLAY)
 
 $(BUILD)/obj/%.o: %.c
@@ -61,13 +62,43 @@ demo: deps
 	@$(MAKE) --no-print-directory $(BUILD)/cnn
 	$(BUILD)/cnn train models/lenet5.cnn --data data/mnist --save $(BUILD)/lenet5.weights
 
+# The suite, then the same suite under ASan+UBSan, the thread test under TSan,
+# valgrind over the CLI and a short run of every fuzz target (docs/security.md).
 check: deps
 	@bash scripts/fetch-data.sh
 	@$(MAKE) --no-print-directory all
 	@bash tests/run.sh $(BUILD)
+	@$(MAKE) --no-print-directory check-asan check-tsan check-valgrind fuzz-smoke
+
+# ---- sanitizers and valgrind --------------------------------------------------
+ASAN_BUILD ?= build-asan
+TSAN_BUILD ?= build-tsan
+ASAN_SAN   := -fsanitize=address,undefined -fno-omit-frame-pointer
+TSAN_SAN   := -fsanitize=thread
+
+# The whole suite built with AddressSanitizer (leaks included) and UBSan; any
+# report fails the test that caused it.
+check-asan:
+	@$(MAKE) --no-print-directory BUILD=$(ASAN_BUILD) SAN="$(ASAN_SAN)" all
+	@echo "---- the suite under AddressSanitizer + UndefinedBehaviorSanitizer"
+	@ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+	    bash tests/run.sh $(ASAN_BUILD)
+
+# Two nets in two threads under ThreadSanitizer. libgomp is not instrumented, so
+# its own workers would give false reports: one OpenMP thread per pthread.
+check-tsan:
+	@$(MAKE) --no-print-directory BUILD=$(TSAN_BUILD) SAN="$(TSAN_SAN)" \
+	    $(TSAN_BUILD)/tests/test_threads
+	@echo "---- test_threads under ThreadSanitizer (OMP_NUM_THREADS=1)"
+	@OMP_NUM_THREADS=1 TSAN_OPTIONS=halt_on_error=1:exitcode=66 $(TSAN_BUILD)/tests/test_threads
+
+check-valgrind:
+	@$(MAKE) --no-print-directory $(BUILD)/cnn
+	@echo "---- valgrind memcheck over the CLI"
+	@bash tests/valgrind.sh $(BUILD)
 
 clean:
-	rm -rf $(BUILD) $(FUZZ_BUILD)
+	rm -rf $(BUILD) $(FUZZ_BUILD) $(ASAN_BUILD) $(TSAN_BUILD)
 
 # ---- fuzzing: libFuzzer targets in fuzz/ (docs/fuzzing.md) -------------------
 # Built with clang, AddressSanitizer and UndefinedBehaviorSanitizer (any UB is a
