@@ -74,5 +74,8 @@ cnn_status cnn_opt_pair(cnn_opts *o, const char *key, int def, int lo, int hi, i
 cnn_status cnn_opt_str(cnn_opts *o, const char *key, const char *def, const char **out);
 /* Fails naming the first key nobody asked for, listing the known ones. */
 cnn_status cnn_opts_check_unused(cnn_opts *o);
+/* After a failed configure: an unread key close to a known one (a typo is
+ * the likelier cause than the failure itself). CNN_OK if there is none. */
+cnn_status cnn_opts_misspelled(cnn_opts *o);
 
 #endif

@@ -338,10 +338,8 @@ cnn_status cnn_image_resize_u8(const uint8_t *src, int w, int h, int ch, uint8_t
 
 /* ---- the public entry ------------------------------------------------------ */
 
-cnn_status cnn_image_load(const char *path, const cnn_net *net, float *out) {
-    if (!path || !net || !out) return cnn_fail(CNN_ERR_ARG, "cnn_image_load: NULL argument");
-    int c, h, w;
-    cnn_net_input_shape(net, &c, &h, &w);
+cnn_status cnn_image_load_u8(const char *path, int c, int h, int w, uint8_t *out) {
+    if (!path || !out) return cnn_fail(CNN_ERR_ARG, "cnn_image_load_u8: NULL argument");
     if (c != 1 && c != 3)
         return cnn_fail(CNN_ERR_UNSUPPORTED,
                         "%s: the model's input has %d channels; images load only as grey (1) or "
@@ -388,17 +386,35 @@ cnn_status cnn_image_load(const char *path, const cnn_net *net, float *out) {
         }
         px = sized;
     }
-    /* Interleaved (h, w, ich) bytes -> planar (c, h, w) floats; a grey image
-     * for an RGB net repeats its one channel. */
+    /* Interleaved (h, w, ich) -> planar (c, h, w); a grey image for an RGB
+     * net repeats its one channel. */
     size_t plane = (size_t)h * (size_t)w;
-    float table[256];
     for (int ci = 0; ci < c; ci++) {
-        cnn_data_norm_table(net, ci, table);
         int src_c = ich == 1 ? 0 : ci;
         for (size_t i = 0; i < plane; i++)
-            out[(size_t)ci * plane + i] = table[px[i * ich + src_c]];
+            out[(size_t)ci * plane + i] = px[i * ich + src_c];
     }
     free(img.px);
     free(sized);
     return CNN_OK;
+}
+
+cnn_status cnn_image_load(const char *path, const cnn_net *net, float *out) {
+    if (!path || !net || !out) return cnn_fail(CNN_ERR_ARG, "cnn_image_load: NULL argument");
+    int c, h, w;
+    cnn_net_input_shape(net, &c, &h, &w);
+    size_t plane = (size_t)h * (size_t)w;
+    uint8_t *px = malloc((size_t)c * plane);
+    if (!px) return cnn_fail(CNN_ERR_NOMEM, "%s: cannot allocate the image", path);
+    cnn_status s = cnn_image_load_u8(path, c, h, w, px);
+    if (s == CNN_OK) {
+        float table[256];
+        for (int ci = 0; ci < c; ci++) {
+            cnn_data_norm_table(net, ci, table);
+            for (size_t i = 0; i < plane; i++)
+                out[(size_t)ci * plane + i] = table[px[(size_t)ci * plane + i]];
+        }
+    }
+    free(px);
+    return s;
 }

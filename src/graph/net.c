@@ -129,6 +129,7 @@ cnn_status cnn_net_add_layer(cnn_net *net, cnn_opts *o, const char *type) {
     }
     cnn_status s = ops->configure ? ops->configure(l, o) : CNN_OK;
     if (s == CNN_OK) s = cnn_opts_check_unused(o);
+    else if (cnn_opts_misspelled(o) != CNN_OK) s = CNN_ERR_PARSE;
     if (s != CNN_OK) {
         free(l->opt);
         return s;
