@@ -56,11 +56,14 @@ static void make_data(cnn_dataset *ds, int n, uint64_t seed) {
     for (int i = 0; i < n; i++) {
         int k = (int)(cnn_rng_u64(&r) % 4);
         uint8_t *p = ds->images + (size_t)i * 144;
-        for (int j = 0; j < 144; j++) p[j] = (uint8_t)(cnn_rng_u64(&r) % 90);
+        for (int j = 0; j < 144; j++)
+            p[j] = (uint8_t)(cnn_rng_u64(&r) % 90);
         for (int j = 0; j < 12; j++) {
             int at = 2 + 3 * (k & 1) + (cnn_rng_u64(&r) % 2);
-            if (k < 2) p[at * 12 + j] = 250;
-            else p[j * 12 + at] = 250;
+            if (k < 2)
+                p[at * 12 + j] = 250;
+            else
+                p[j * 12 + at] = 250;
         }
         ds->labels[i] = (uint8_t)k;
     }
@@ -138,7 +141,8 @@ static void strip_times(char *s) {
     char *p;
     while ((p = strstr(s, ",\"time\":"))) {
         char *e = p + 8;
-        while (*e && *e != ',' && *e != '}') e++;
+        while (*e && *e != ',' && *e != '}')
+            e++;
         memmove(p, e, strlen(e) + 1);
     }
 }
@@ -269,7 +273,8 @@ static void test_early_stopping(void **state) {
 
 int main(int argc, char **argv) {
     if (argc == 3 && !strcmp(argv[1], "child")) return session(argv[2], 1);
-    if (!realpath("/proc/self/exe", self_path)) snprintf(self_path, sizeof self_path, "%s", argv[0]);
+    if (!realpath("/proc/self/exe", self_path))
+        snprintf(self_path, sizeof self_path, "%s", argv[0]);
     snprintf(tmpdir, sizeof tmpdir, "/tmp/cnn_resume_XXXXXX");
     if (!mkdtemp(tmpdir)) return 1;
     const struct CMUnitTest tests[] = {
