@@ -101,6 +101,11 @@ cnn_status cnn_net_add(cnn_net *net, const char *line);
  * the given seed, or the train line's seed if seed is 0). */
 cnn_status cnn_net_parse(cnn_net **out, const char *text, const char *filename, uint64_t seed);
 cnn_status cnn_net_load_model(cnn_net **out, const char *path, uint64_t seed);
+/* Import an ONNX model (docs/onnx.md): the graph becomes layers, the
+ * initializers their weights. An operator or attribute value that cannot be
+ * computed exactly is refused, naming the operator and the node.
+ * cnn_net_load_model calls this for a path ending in ".onnx". */
+cnn_status cnn_net_load_onnx(cnn_net **out, const char *path);
 /* Infer and check every shape, allocate parameters and initialise them as
  * PyTorch does by default (Kaiming-uniform), from the seed. */
 cnn_status cnn_net_build(cnn_net *net, uint64_t seed);

@@ -201,6 +201,9 @@ typedef struct {
 static const pool_case cases[] = {
     {"2x2/2", 3, 7, 5, 2, 2, 2, 2, 0, 0, 1, 1, 0, 1},
     {"2x2/2 ceil", 3, 7, 5, 2, 2, 2, 2, 0, 0, 1, 1, 1, 1},
+    {"2x2/2 even", 3, 8, 10, 2, 2, 2, 2, 0, 0, 1, 1, 0, 1},
+    {"2x2/2 even ceil", 2, 6, 4, 2, 2, 2, 2, 0, 0, 1, 1, 1, 1},
+    {"2x2/2 2x3", 1, 2, 3, 2, 2, 2, 2, 0, 0, 1, 1, 0, 1},
     {"3x3/2", 2, 11, 7, 3, 3, 2, 2, 0, 0, 1, 1, 0, 1},
     {"3x3/2 p1", 2, 7, 11, 3, 3, 2, 2, 1, 1, 1, 1, 0, 1},
     {"3x3/2 p1 cip0", 2, 7, 11, 3, 3, 2, 2, 1, 1, 1, 1, 0, 0},
@@ -274,6 +277,35 @@ static void test_maxpool_ties(void **state) {
     assert_int_equal(idx[0], 0);
     assert_int_equal(idx[1], 1); /* window starting at column 1 */
     free(x), free(dy), free(dx), free(dxr), free(y), free(idx);
+}
+
+/* Special values in 2x2/2 windows (the fast path): NaN, +-inf and ties in
+ * every arrangement pick the same output and argmax as the reference. */
+static void test_maxpool_2x2_special(void **state) {
+    (void)state;
+    const float vals[5] = {NAN, -INFINITY, INFINITY, 0.5f, -1.0f};
+    /* all 5^4 windows of a 2x2/2 pool, one per window of a (1, 2, 2*625) plane */
+    const int W = 2 * 625;
+    cnn_pool_geom g = geom(1, 2, W, 2, 2, 2, 2, 0, 0, 1, 1, 0, 1);
+    size_t nx = (size_t)2 * W, ny = (size_t)g.oh * g.ow;
+    float *x = filled(nx, 0), *y = filled(ny, 0), *yr = filled(ny, 0), *dy = rand_floats(ny);
+    float *dx = filled(nx, NAN), *dxr = filled(nx, NAN);
+    int32_t *idx = malloc(ny * sizeof *idx);
+    for (int i = 0; i < 625; i++) {
+        x[2 * i] = vals[i % 5];
+        x[2 * i + 1] = vals[i / 5 % 5];
+        x[W + 2 * i] = vals[i / 25 % 5];
+        x[W + 2 * i + 1] = vals[i / 125];
+    }
+    cnn_maxpool_forward(&g, x, y, idx);
+    cnn_maxpool_forward_ref(&g, x, yr);
+    for (size_t i = 0; i < ny; i++)
+        if (!(y[i] == yr[i] || (isnan(y[i]) && isnan(yr[i]))))
+            fail_msg("window %zu: %g, reference %g", i, y[i], yr[i]);
+    cnn_maxpool_backward(&g, dy, idx, dx);
+    cnn_maxpool_backward_ref(&g, x, dy, dxr);
+    expect_close("2x2 special dx", "2x2 special", dx, dxr, nx, 0);
+    free(x), free(y), free(yr), free(dy), free(dx), free(dxr), free(idx);
 }
 
 static void test_gap_vs_ref(void **state) {
@@ -434,11 +466,17 @@ static void test_layer_forward_backward(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_out_size),       cmocka_unit_test(test_maxpool_values),
-        cmocka_unit_test(test_avgpool_values), cmocka_unit_test(test_gap_values),
-        cmocka_unit_test(test_fast_vs_ref),    cmocka_unit_test(test_maxpool_ties),
-        cmocka_unit_test(test_gap_vs_ref),     cmocka_unit_test(test_layer_options),
-        cmocka_unit_test(test_layer_errors),   cmocka_unit_test(test_layer_forward_backward),
+        cmocka_unit_test(test_out_size),
+        cmocka_unit_test(test_maxpool_values),
+        cmocka_unit_test(test_avgpool_values),
+        cmocka_unit_test(test_gap_values),
+        cmocka_unit_test(test_fast_vs_ref),
+        cmocka_unit_test(test_maxpool_ties),
+        cmocka_unit_test(test_maxpool_2x2_special),
+        cmocka_unit_test(test_gap_vs_ref),
+        cmocka_unit_test(test_layer_options),
+        cmocka_unit_test(test_layer_errors),
+        cmocka_unit_test(test_layer_forward_backward),
     };
     return cmocka_run_group_tests(tests, NULL, NULL) ? 1 : 0;
 }

@@ -26,6 +26,17 @@ void cnn_error_clear(void);
 bool cnn_mul_size(size_t a, size_t b, size_t *out);
 bool cnn_add_size(size_t a, size_t b, size_t *out);
 
+/* Ceilings on what a model may ask for, checked before anything is allocated
+ * (docs/security.md). A build may lower them: the fuzzers do, so that they
+ * explore inputs instead of filling memory; the checks are the same code. */
+#ifndef CNN_MAX_PARAMS
+#define CNN_MAX_PARAMS ((size_t)1 << 30) /* floats of parameters (4 GiB; gradients as much) */
+#endif
+#ifndef CNN_MAX_PLAN_BYTES
+#define CNN_MAX_PLAN_BYTES ((size_t)1 << 36) /* activation memory of one planned batch */
+#endif
+#define CNN_MAX_SAMPLE ((size_t)1 << 31) /* floats of one sample's input or layer output */
+
 /* Zeroed, 64-byte aligned allocations of floats; NULL on failure or overflow. */
 float *cnn_alloc_floats(size_t n);
 void cnn_free_floats(float *p);

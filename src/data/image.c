@@ -24,6 +24,7 @@
 #include <string.h>
 
 #define IMAGE_MAX_DIM 16384
+#define IMAGE_MAX_PIXELS ((unsigned long)1 << 26) /* 64 Mpixels: 256 MB decoded at most */
 
 /* A decoded 8-bit image: h rows of w pixels of ch interleaved channels (1-4). */
 typedef struct {
@@ -38,6 +39,9 @@ static cnn_status check_dims(const char *path, const char *kind, unsigned long w
         return cnn_fail(CNN_ERR_FORMAT,
                         "%s: %s image is %lux%lu pixels, larger than the limit %dx%d", path, kind,
                         w, h, IMAGE_MAX_DIM, IMAGE_MAX_DIM);
+    if (w * h > IMAGE_MAX_PIXELS)
+        return cnn_fail(CNN_ERR_FORMAT, "%s: %s image is %lux%lu pixels, more than the limit of %lu",
+                        path, kind, w, h, IMAGE_MAX_PIXELS);
     return CNN_OK;
 }
 
@@ -146,12 +150,18 @@ static void jpeg_on_error(j_common_ptr cinfo) {
     longjmp(e->jb, 1);
 }
 
-/* Warnings are counted, not printed; premature end of data is an error. */
+/* Warnings are counted, not printed; premature end of data is an error, and
+ * decoding stops there: libjpeg would otherwise fill the rest of the declared
+ * image (up to the pixel limit) from nothing, seconds of work for a few bytes. */
 static void jpeg_on_message(j_common_ptr cinfo, int level) {
     jpeg_err *e = (jpeg_err *)cinfo->err;
     if (level < 0) {
         cinfo->err->num_warnings++;
-        if (cinfo->err->msg_code == JWRN_JPEG_EOF) e->truncated = 1;
+        if (cinfo->err->msg_code == JWRN_JPEG_EOF) {
+            e->truncated = 1;
+            snprintf(e->msg, sizeof e->msg, "premature end of data (truncated file)");
+            longjmp(e->jb, 1);
+        }
     }
 }
 

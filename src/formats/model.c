@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #define MAX_MODEL_BYTES (4u << 20)
 
@@ -93,6 +94,9 @@ static cnn_status parse_input(cnn_net *net, cnn_opts *o) {
                         "%s:%d: input: shape=%s: expected CxHxW with 1 <= C <= %d, 1 <= H, W <= "
                         "65536",
                         o->file, o->line, shape, CNN_MAX_CHANNELS);
+    if ((size_t)c * (size_t)h * (size_t)w > CNN_MAX_SAMPLE)
+        return cnn_fail(CNN_ERR_PARSE, "%s:%d: input: shape=%s: more than %zu values per sample",
+                        o->file, o->line, shape, (size_t)CNN_MAX_SAMPLE);
     net->in_shape = (cnn_shape){c, h, w};
     cnn_status s = float_list(o, "mean", c, net->mean);
     if (s == CNN_OK) s = float_list(o, "std", c, net->std);
@@ -225,6 +229,8 @@ cnn_status cnn_net_parse(cnn_net **out, const char *text, const char *filename, 
 
 cnn_status cnn_net_load_model(cnn_net **out, const char *path, uint64_t seed) {
     *out = NULL;
+    size_t plen = path ? strlen(path) : 0;
+    if (plen > 5 && !strcasecmp(path + plen - 5, ".onnx")) return cnn_net_load_onnx(out, path);
     FILE *f = fopen(path, "rb");
     if (!f) return cnn_fail(CNN_ERR_IO, "%s: %s", path, strerror(errno));
     char *text = malloc(MAX_MODEL_BYTES + 1);

@@ -219,10 +219,14 @@ cnn_status cnn_net_load_weights(cnn_net *net, const char *path) {
         uint8_t kind, ndim;
         uint32_t dims[4];
         char name[1024];
-        if ((s = take(&r, &nlen, 2, "a tensor name length")) ||
-            (s = take(&r, name, nlen, "a tensor name")))
+        if ((s = take(&r, &nlen, 2, "a tensor name length"))) break;
+        if (nlen >= sizeof name) {
+            s = cnn_fail(CNN_ERR_FORMAT, "%s: offset %zu: a tensor name of %u bytes (at most %zu)",
+                         path, at, (unsigned)nlen, sizeof name - 1);
             break;
-        name[nlen < sizeof name ? nlen : sizeof name - 1] = 0;
+        }
+        if ((s = take(&r, name, nlen, "a tensor name"))) break;
+        name[nlen] = 0;
         if ((s = take(&r, &kind, 1, "a tensor kind")) || (s = take(&r, &ndim, 1, "a tensor rank")))
             break;
         if (ndim < 1 || ndim > 4 || kind > 2) {

@@ -39,8 +39,80 @@ static void taps(int start, int dil, int k, int in, int *lo, int *hi) {
     *hi = b;
 }
 
+/* 2x2 windows at stride 2 without padding or dilation, every window inside
+ * the input (so also ceil_mode when it adds no partial window): the pooling of
+ * LeNet, VGG and most small nets, written without window bookkeeping. */
+static int is_2x2_s2(const cnn_pool_geom *g) {
+    return g->kh == 2 && g->kw == 2 && g->sh == 2 && g->sw == 2 && g->ph == 0 && g->pw == 0 &&
+           g->dh == 1 && g->dw == 1 && 2 * g->oh <= g->h && 2 * g->ow <= g->w;
+}
+
+/* The same choice as the general loop: the first maximum in row-major order,
+ * and a NaN beats everything (the last NaN wins, as v > m fails after it). */
+static void maxpool_2x2_forward(const cnn_pool_geom *g, const float *x, float *y, int32_t *idx) {
+    const int H = g->h, W = g->w, OH = g->oh, OW = g->ow;
+    for (int c = 0; c < g->c; c++) {
+        const float *xc = x + (size_t)c * H * W;
+        for (int oh = 0; oh < OH; oh++) {
+            const float *restrict r0 = xc + (size_t)(2 * oh) * W, *restrict r1 = r0 + W;
+            float *restrict yr = y + ((size_t)c * OH + oh) * OW;
+            int32_t *restrict ir = idx ? idx + ((size_t)c * OH + oh) * OW : NULL;
+            const int32_t base = 2 * oh * W;
+            for (int ow = 0; ow < OW; ow++) {
+                float a = r0[2 * ow], b = r0[2 * ow + 1], cc = r1[2 * ow], d = r1[2 * ow + 1];
+                float m = a;
+                int32_t k = 0;
+                int t = (b > m) | (b != b);
+                m = t ? b : m;
+                k = t ? 1 : k;
+                t = (cc > m) | (cc != cc);
+                m = t ? cc : m;
+                k = t ? W : k;
+                t = (d > m) | (d != d);
+                m = t ? d : m;
+                k = t ? W + 1 : k;
+                yr[ow] = m;
+                if (ir) ir[ow] = base + 2 * ow + k;
+            }
+        }
+    }
+}
+
+/* Every input belongs to at most one window: write each window's four inputs
+ * (dy at the argmax, 0 elsewhere) and clear a last odd row or column. */
+static void maxpool_2x2_backward(const cnn_pool_geom *g, const float *dy, const int32_t *idx,
+                                 float *dx) {
+    const int H = g->h, W = g->w, OH = g->oh, OW = g->ow;
+    for (int c = 0; c < g->c; c++) {
+        float *dxc = dx + (size_t)c * H * W;
+        for (int oh = 0; oh < OH; oh++) {
+            float *restrict r0 = dxc + (size_t)(2 * oh) * W, *restrict r1 = r0 + W;
+            const float *restrict dyr = dy + ((size_t)c * OH + oh) * OW;
+            const int32_t *restrict ir = idx + ((size_t)c * OH + oh) * OW;
+            const int32_t base = 2 * oh * W;
+            for (int ow = 0; ow < OW; ow++) {
+                int32_t k = ir[ow] - base - 2 * ow;
+                float v = dyr[ow];
+                r0[2 * ow] = k == 0 ? v : 0.0f;
+                r0[2 * ow + 1] = k == 1 ? v : 0.0f;
+                r1[2 * ow] = k == W ? v : 0.0f;
+                r1[2 * ow + 1] = k == W + 1 ? v : 0.0f;
+            }
+            for (int w = 2 * OW; w < W; w++)
+                r0[w] = r1[w] = 0.0f;
+        }
+        for (int h = 2 * OH; h < H; h++)
+            for (int w = 0; w < W; w++)
+                dxc[(size_t)h * W + w] = 0.0f;
+    }
+}
+
 /* x is (C,H,W), y is (C,OH,OW), idx is (C,OH,OW) or NULL */
 void cnn_maxpool_forward(const cnn_pool_geom *g, const float *x, float *y, int32_t *idx) {
+    if (is_2x2_s2(g)) {
+        maxpool_2x2_forward(g, x, y, idx);
+        return;
+    }
     const int H = g->h, W = g->w, OH = g->oh, OW = g->ow;
     for (int c = 0; c < g->c; c++) {
         const float *xc = x + (size_t)c * H * W;
@@ -74,6 +146,10 @@ void cnn_maxpool_forward(const cnn_pool_geom *g, const float *x, float *y, int32
 
 /* dy and idx are (C,OH,OW), dx (C,H,W) overwritten */
 void cnn_maxpool_backward(const cnn_pool_geom *g, const float *dy, const int32_t *idx, float *dx) {
+    if (is_2x2_s2(g)) {
+        maxpool_2x2_backward(g, dy, idx, dx);
+        return;
+    }
     const size_t hw = (size_t)g->h * g->w, ohw = (size_t)g->oh * g->ow;
     memset(dx, 0, (size_t)g->c * hw * sizeof(float));
     for (int c = 0; c < g->c; c++) {

@@ -22,11 +22,13 @@
  *
  * The state (momentum buffer, or m and v) is one block allocated in create;
  * a step allocates nothing. The step is element-wise over the flat parameter
- * block, so its OpenMP split does not change any result. */
+ * block, so its OpenMP split does not change any result, nor does the
+ * run-time choice between the plain and the AVX2+FMA build of the loop. */
 #include "optim.h"
 #include "../core/core.h"
 #include <assert.h>
 #include <math.h>
+#include <omp.h>
 #include <stdlib.h>
 
 /* Below this many parameters a step runs on one thread (as torch's grain). */
@@ -116,16 +118,37 @@ void cnn_optim_set_steps(cnn_optim *opt, int64_t steps) {
     opt->steps = steps;
 }
 
-/* torch.optim.SGD: p (n), g (n), buf (n, momentum only). */
-static void sgd_step(const cnn_optim *o, float *p, const float *g, float lr) {
-    const int64_t n = (int64_t)o->n;
-    const float wd = o->weight_decay, mom = o->momentum;
-    const float keep = (float)(1.0 - (double)o->dampening); /* alpha=1-dampening */
-    const float neg_lr = -lr;
-    const int first = o->steps == 0, nesterov = o->nesterov;
-    float *buf = o->state;
-#pragma omp parallel for schedule(static) if (n >= OPTIM_PARALLEL_MIN)
-    for (int64_t i = 0; i < n; i++) {
+/* Each step's loop body is compiled twice: for any x86-64 (fmaf is a libm
+ * call there) and for AVX2+FMA (fmaf is one instruction, and the loop
+ * vectorises); cpu_has_fma() picks one at run time. fmaf rounds once either
+ * way, and nothing else is contracted (-std=c11 keeps FP contraction off), so
+ * both give the same bits. Threads get contiguous ranges of the flat block. */
+#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
+#define OPTIM_FMA_CLONE 1
+#define OPTIM_INLINE static inline __attribute__((always_inline))
+#define OPTIM_TARGET_FMA __attribute__((target("avx2,fma")))
+static int cpu_has_fma(void) {
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+}
+#else
+#define OPTIM_FMA_CLONE 0
+#define OPTIM_INLINE static inline
+static int cpu_has_fma(void) {
+    return 0;
+}
+#endif
+
+typedef struct {
+    float wd, mom, keep, neg_lr;
+    int first, nesterov;
+} sgd_args;
+
+/* torch.optim.SGD on [lo, hi): p (n), g (n), buf (n, momentum only). */
+OPTIM_INLINE void sgd_body(const sgd_args *a, float *restrict p, const float *restrict g,
+                           float *restrict buf, int64_t lo, int64_t hi) {
+    const float wd = a->wd, mom = a->mom, keep = a->keep, neg_lr = a->neg_lr;
+    const int first = a->first, nesterov = a->nesterov;
+    for (int64_t i = lo; i < hi; i++) {
         float d = g[i];
         if (wd != 0.0f) d = fmaf(p[i], wd, d); /* d_p.add(param, alpha=wd) */
         if (mom != 0.0f) {
@@ -141,20 +164,64 @@ static void sgd_step(const cnn_optim *o, float *p, const float *g, float lr) {
     }
 }
 
-/* torch.optim.Adam / AdamW at step t (1-based): p (n), g (n), m (n), v (n). */
-static void adam_step(const cnn_optim *o, float *p, const float *g, float lr, int64_t t) {
+static void sgd_range(const sgd_args *a, float *p, const float *g, float *buf, int64_t lo,
+                      int64_t hi) {
+    sgd_body(a, p, g, buf, lo, hi);
+}
+#if OPTIM_FMA_CLONE
+OPTIM_TARGET_FMA static void sgd_range_fma(const sgd_args *a, float *p, const float *g, float *buf,
+                                           int64_t lo, int64_t hi) {
+    sgd_body(a, p, g, buf, lo, hi);
+}
+#endif
+
+/* This thread's contiguous share [*lo, *hi) of n elements. */
+static void thread_range(int64_t n, int64_t *lo, int64_t *hi) {
+    int t = omp_get_thread_num(), nt = omp_get_num_threads();
+    int64_t chunk = (n + nt - 1) / nt;
+    *lo = chunk * t < n ? chunk * t : n;
+    *hi = *lo + chunk < n ? *lo + chunk : n;
+}
+
+static void sgd_step(const cnn_optim *o, float *p, const float *g, float lr) {
     const int64_t n = (int64_t)o->n;
-    const int adamw = o->kind == CNN_OPT_ADAMW;
-    const double b1 = o->beta1, b2 = o->beta2;
-    const double bc1 = 1.0 - pow(b1, (double)t), bc2 = 1.0 - pow(b2, (double)t);
-    const float neg_step = (float)(-((double)lr / bc1)); /* value=-step_size */
-    const float bc2_sqrt = (float)sqrt(bc2);
-    const float b1f = o->beta1, b2f = o->beta2, eps = o->eps, wd = o->weight_decay;
-    const float one_b1 = (float)(1.0 - b1), one_b2 = (float)(1.0 - b2);
-    const float shrink = (float)(1.0 - (double)lr * (double)o->weight_decay); /* AdamW */
-    float *m = o->state, *v = o->state + o->n;
-#pragma omp parallel for schedule(static) if (n >= OPTIM_PARALLEL_MIN)
-    for (int64_t i = 0; i < n; i++) {
+    const sgd_args a = {
+        .wd = o->weight_decay,
+        .mom = o->momentum,
+        .keep = (float)(1.0 - (double)o->dampening), /* alpha=1-dampening */
+        .neg_lr = -lr,
+        .first = o->steps == 0,
+        .nesterov = o->nesterov,
+    };
+    const int fma = cpu_has_fma();
+    float *buf = o->state;
+#pragma omp parallel if (n >= OPTIM_PARALLEL_MIN)
+    {
+        int64_t lo, hi;
+        thread_range(n, &lo, &hi);
+#if OPTIM_FMA_CLONE
+        if (fma)
+            sgd_range_fma(&a, p, g, buf, lo, hi);
+        else
+#endif
+            sgd_range(&a, p, g, buf, lo, hi);
+    }
+    (void)fma;
+}
+
+typedef struct {
+    int adamw;
+    float neg_step, bc2_sqrt, b1f, b2f, eps, wd, one_b1, one_b2, shrink;
+} adam_args;
+
+/* torch.optim.Adam / AdamW on [lo, hi): p (n), g (n), m (n), v (n). */
+OPTIM_INLINE void adam_body(const adam_args *a, float *restrict p, const float *restrict g,
+                            float *restrict m, float *restrict v, int64_t lo, int64_t hi) {
+    const int adamw = a->adamw;
+    const float neg_step = a->neg_step, bc2_sqrt = a->bc2_sqrt, b1f = a->b1f, b2f = a->b2f;
+    const float eps = a->eps, wd = a->wd, one_b1 = a->one_b1, one_b2 = a->one_b2;
+    const float shrink = a->shrink;
+    for (int64_t i = lo; i < hi; i++) {
         float pi = p[i], gi = g[i];
         if (adamw)
             pi = pi * shrink; /* param.mul_(1 - lr*weight_decay) */
@@ -173,6 +240,50 @@ static void adam_step(const cnn_optim *o, float *p, const float *g, float lr, in
         v[i] = vi;
         p[i] = pi + upd;
     }
+}
+
+static void adam_range(const adam_args *a, float *p, const float *g, float *m, float *v, int64_t lo,
+                       int64_t hi) {
+    adam_body(a, p, g, m, v, lo, hi);
+}
+#if OPTIM_FMA_CLONE
+OPTIM_TARGET_FMA static void adam_range_fma(const adam_args *a, float *p, const float *g, float *m,
+                                            float *v, int64_t lo, int64_t hi) {
+    adam_body(a, p, g, m, v, lo, hi);
+}
+#endif
+
+/* torch.optim.Adam / AdamW at step t (1-based). */
+static void adam_step(const cnn_optim *o, float *p, const float *g, float lr, int64_t t) {
+    const int64_t n = (int64_t)o->n;
+    const double b1 = o->beta1, b2 = o->beta2;
+    const double bc1 = 1.0 - pow(b1, (double)t), bc2 = 1.0 - pow(b2, (double)t);
+    const adam_args a = {
+        .adamw = o->kind == CNN_OPT_ADAMW,
+        .neg_step = (float)(-((double)lr / bc1)), /* value=-step_size */
+        .bc2_sqrt = (float)sqrt(bc2),
+        .b1f = o->beta1,
+        .b2f = o->beta2,
+        .eps = o->eps,
+        .wd = o->weight_decay,
+        .one_b1 = (float)(1.0 - b1),
+        .one_b2 = (float)(1.0 - b2),
+        .shrink = (float)(1.0 - (double)lr * (double)o->weight_decay), /* AdamW */
+    };
+    const int fma = cpu_has_fma();
+    float *m = o->state, *v = o->state + o->n;
+#pragma omp parallel if (n >= OPTIM_PARALLEL_MIN)
+    {
+        int64_t lo, hi;
+        thread_range(n, &lo, &hi);
+#if OPTIM_FMA_CLONE
+        if (fma)
+            adam_range_fma(&a, p, g, m, v, lo, hi);
+        else
+#endif
+            adam_range(&a, p, g, m, v, lo, hi);
+    }
+    (void)fma;
 }
 
 void cnn_optim_step(cnn_optim *opt, float *params, const float *grads, float lr) {

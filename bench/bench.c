@@ -1,0 +1,220 @@
+/* bench.c — the libcnn side of `make bench` (bench/bench.py runs PyTorch's side
+ * and alternates the two). Each invocation runs one case: a warm-up, then
+ * `samples` timed repetitions, one "sample <value>" line each, so the driver
+ * can take medians across processes. Units: GFLOP/s for sgemm and conv,
+ * images/s for training (a sample stops after STEPS steps or 2 s, at least 5
+ * steps), milliseconds for inference; "to99" prints the wall
+ * seconds until the test accuracy first reaches the target.
+ *
+ *   bench sgemm N SAMPLES
+ *   bench conv SAMPLES                       3x3 64->64 56x56 batch 16 forward
+ *   bench train MODEL DATA BATCH STEPS SAMPLES
+ *   bench infer MODEL BATCH REPS SAMPLES
+ *   bench to99 MODEL DATA TARGET MAX_EPOCHS
+ */
+#include "cnn.h"
+#include <cblas.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+static int fail(const char *what) {
+    fprintf(stderr, "bench: %s: %s\n", what, cnn_last_error());
+    return 1;
+}
+
+static float *randn_like(size_t n, unsigned seed) {
+    float *p = malloc(n * sizeof *p);
+    if (!p) return NULL;
+    cnn_rng r;
+    cnn_rng_seed(&r, seed);
+    for (size_t i = 0; i < n; i++)
+        p[i] = cnn_rng_uniform(&r) * 2.0f - 1.0f;
+    return p;
+}
+
+static int bench_sgemm(int n, int samples) {
+    size_t nn = (size_t)n * n;
+    float *a = randn_like(nn, 1), *b = randn_like(nn, 2), *c = calloc(nn, sizeof(float));
+    if (!a || !b || !c) return 1;
+    double flop = 2.0 * n * n * n;
+    for (int s = -2; s < samples; s++) {
+        double t = now_s();
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1.0f, a, n, b, n, 0.0f, c,
+                    n);
+        t = now_s() - t;
+        if (s >= 0) printf("sample %.2f\n", flop / t * 1e-9);
+    }
+    free(a);
+    free(b);
+    free(c);
+    return 0;
+}
+
+/* Time `reps` forward passes of a batch of n; returns seconds per pass. */
+static double time_forward(cnn_net *net, const float *x, int n, int reps) {
+    const float *y;
+    double t = now_s();
+    for (int r = 0; r < reps; r++)
+        if (cnn_net_forward(net, x, n, 0, &y) != CNN_OK) return -1;
+    return (now_s() - t) / reps;
+}
+
+static int bench_conv(int samples) {
+    const int n = 16;
+    cnn_net *net;
+    if (cnn_net_parse(&net, "input shape=64x56x56\nconv filters=64 kernel=3 padding=1\n", "<conv>",
+                      1) != CNN_OK)
+        return fail("conv net");
+    float *x = randn_like((size_t)n * 64 * 56 * 56, 3);
+    if (!x) return 1;
+    double flop = 2.0 * cnn_net_macs(net) * n;
+    time_forward(net, x, n, 3);
+    for (int s = 0; s < samples; s++) {
+        double t = time_forward(net, x, n, 5);
+        if (t <= 0) return fail("conv forward");
+        printf("sample %.2f\n", flop / t * 1e-9);
+    }
+    free(x);
+    cnn_net_free(net);
+    return 0;
+}
+
+static int load_mnist(const char *dir, const char *set, cnn_dataset *ds) {
+    char im[512], lb[512];
+    snprintf(im, sizeof im, "%s/%s-images-idx3-ubyte", dir, set);
+    snprintf(lb, sizeof lb, "%s/%s-labels-idx1-ubyte", dir, set);
+    return cnn_dataset_load_idx(ds, im, lb) == CNN_OK;
+}
+
+/* Training throughput with the model's recipe but a fixed batch: each sample
+ * times `steps` SGD steps on shuffled MNIST batches (batch conversion included). */
+static int bench_train(const char *model, const char *dir, int batch, int steps, int samples) {
+    cnn_net *net;
+    cnn_dataset train = {0};
+    if (cnn_net_load_model(&net, model, 1) != CNN_OK) return fail(model);
+    if (!load_mnist(dir, "train", &train)) return fail("mnist");
+    cnn_train_config cfg = *cnn_net_train_config(net);
+    cnn_optim *opt;
+    if (cnn_optim_create(&opt, &cfg, cnn_net_num_params(net)) != CNN_OK) return fail("optim");
+    int c, h, w;
+    cnn_net_input_shape(net, &c, &h, &w);
+    float *x = malloc((size_t)batch * c * h * w * sizeof(float));
+    uint8_t *labels = malloc((size_t)batch);
+    int *order = malloc((size_t)train.n * sizeof(int));
+    if (!x || !labels || !order) return 1;
+    for (int i = 0; i < train.n; i++)
+        order[i] = i;
+    cnn_rng rng;
+    cnn_rng_seed(&rng, 7);
+    cnn_rng_shuffle(&rng, order, train.n);
+    int pos = 0;
+    for (int s = -1; s < samples; s++) {
+        int todo = s < 0 ? (steps + 1) / 2 : steps;
+        double t = now_s();
+        int k = 0;
+        for (; k < todo && (k < 5 || now_s() - t < 2.0); k++) {
+            if (pos + batch > train.n) pos = 0;
+            float loss;
+            cnn_dataset_batch(&train, net, order + pos, 0, batch, x, labels);
+            pos += batch;
+            if (cnn_net_train_step(net, x, labels, batch, 0.0f, &loss, NULL) != CNN_OK)
+                return fail("train step");
+            cnn_optim_step(opt, cnn_net_params(net), cnn_net_grads(net), cfg.lr);
+        }
+        t = now_s() - t;
+        if (s >= 0) printf("sample %.1f\n", (double)k * batch / t);
+    }
+    cnn_optim_free(opt);
+    cnn_dataset_free(&train);
+    cnn_net_free(net);
+    free(x);
+    free(labels);
+    free(order);
+    return 0;
+}
+
+static int bench_infer(const char *model, int n, int reps, int samples) {
+    cnn_net *net;
+    if (cnn_net_load_model(&net, model, 1) != CNN_OK) return fail(model);
+    int c, h, w;
+    cnn_net_input_shape(net, &c, &h, &w);
+    float *x = randn_like((size_t)n * c * h * w, 5);
+    if (!x) return 1;
+    if (time_forward(net, x, n, 2) < 0) return fail("forward");
+    for (int s = 0; s < samples; s++) {
+        double t = time_forward(net, x, n, reps);
+        if (t < 0) return fail("forward");
+        printf("sample %.3f\n", t * 1e3);
+    }
+    free(x);
+    cnn_net_free(net);
+    return 0;
+}
+
+typedef struct {
+    double start, reached;
+    float target, acc;
+    int epoch;
+} to99_state;
+
+static void to99_epoch(int epoch, float tl, float ta, float vl, float va, void *user) {
+    to99_state *st = user;
+    fprintf(stderr, "epoch %d: test accuracy %.2f%% at %.1f s\n", epoch, 100.0 * va,
+            now_s() - st->start);
+    if (st->reached == 0 && va >= st->target) {
+        st->reached = now_s() - st->start;
+        st->acc = va;
+        st->epoch = epoch;
+    }
+}
+
+static int to99_progress(const cnn_progress *p, void *user) {
+    const to99_state *st = user;
+    return st->reached != 0;
+}
+
+/* Train with the model file's recipe, evaluating after every epoch; stop at the target. */
+static int bench_to99(const char *model, const char *dir, float target, int max_epochs) {
+    cnn_net *net;
+    cnn_dataset train = {0}, test = {0};
+    if (!load_mnist(dir, "train", &train) || !load_mnist(dir, "t10k", &test)) return fail("mnist");
+    to99_state st = {0};
+    st.target = target;
+    st.start = now_s();
+    if (cnn_net_load_model(&net, model, 0) != CNN_OK) return fail(model);
+    cnn_train_config cfg = *cnn_net_train_config(net);
+    if (max_epochs > 0 && cfg.epochs > max_epochs) cfg.epochs = max_epochs;
+    if (cnn_train(net, &cfg, &train, &test, to99_progress, to99_epoch, &st) != CNN_OK)
+        return fail("train");
+    if (st.reached > 0)
+        printf("sample %.2f\nepoch %d\naccuracy %.4f\n", st.reached, st.epoch, st.acc);
+    else
+        printf("sample nan\n");
+    cnn_dataset_free(&train);
+    cnn_dataset_free(&test);
+    cnn_net_free(net);
+    return 0;
+}
+
+int main(int argc, char **argv) {
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    if (argc >= 4 && !strcmp(argv[1], "sgemm")) return bench_sgemm(atoi(argv[2]), atoi(argv[3]));
+    if (argc >= 3 && !strcmp(argv[1], "conv")) return bench_conv(atoi(argv[2]));
+    if (argc >= 7 && !strcmp(argv[1], "train"))
+        return bench_train(argv[2], argv[3], atoi(argv[4]), atoi(argv[5]), atoi(argv[6]));
+    if (argc >= 6 && !strcmp(argv[1], "infer"))
+        return bench_infer(argv[2], atoi(argv[3]), atoi(argv[4]), atoi(argv[5]));
+    if (argc >= 6 && !strcmp(argv[1], "to99"))
+        return bench_to99(argv[2], argv[3], (float)atof(argv[4]), atoi(argv[5]));
+    fprintf(stderr, "usage: bench sgemm N SAMPLES | conv SAMPLES | train MODEL DATA BATCH STEPS "
+                    "SAMPLES | infer MODEL BATCH REPS SAMPLES | to99 MODEL DATA TARGET EPOCHS\n");
+    return 2;
+}
