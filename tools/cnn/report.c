@@ -568,12 +568,18 @@ static int write_report(FILE *out, const char *run_dir, const char *data, const 
             fputs("<div class=\"row\">", out);
             put_sample(out, test, sample, scale, "input", tmp);
             fputs("</div>\n", out);
-            int shown_layers = 0;
-            for (int i = fc; i < net->n_layers && shown_layers < 3; i++) {
-                cnn_layer *L = &net->layers[i];
-                if (strcmp(L->ops->type, "conv") || L->out.h < 3) continue;
-                if (shown_layers && i != fc && L->out.h == net->layers[fc].out.h && i < fc + 3)
-                    continue;
+            /* Up to three conv layers with maps of at least 3x3: the first,
+             * one in the middle and the last, to show the depth. */
+            int convs[1024], n_convs = 0, pick[3], n_pick = 0;
+            for (int i = fc; i < net->n_layers && n_convs < 1024; i++)
+                if (!strcmp(net->layers[i].ops->type, "conv") && net->layers[i].out.h >= 3)
+                    convs[n_convs++] = i;
+            for (int k = 0; k < 3 && k < n_convs; k++) {
+                int at = n_convs <= 3 ? convs[k] : convs[k * (n_convs - 1) / 2];
+                if (!n_pick || pick[n_pick - 1] != at) pick[n_pick++] = at;
+            }
+            for (int p = 0; p < n_pick; p++) {
+                cnn_layer *L = &net->layers[pick[p]];
                 int maps = L->out.c < 16 ? L->out.c : 16;
                 int ms = L->out.h >= 28 ? 2 : L->out.h >= 14 ? 4 : 8;
                 fprintf(out, "<p>%s (%dx%dx%d), first %d channels</p><div class=\"maps\">\n",
@@ -585,8 +591,6 @@ static int write_report(FILE *out, const char *run_dir, const char *data, const 
                             title, tmp);
                 }
                 fputs("</div>\n", out);
-                shown_layers++;
-                i += 2; /* spread the views across the depth */
             }
         }
     }
