@@ -48,7 +48,7 @@ static const char help[] =
     "  --checkpoint-every N  steps between checkpoints (besides each epoch's end)\n"
     "  --log-every N       steps between lines of metrics.jsonl\n"
     "Augmentation (seeded; training batches only):\n"
-    "  --crop-pad N  --hflip  --rotate DEG  --translate PX  --erase P\n";
+    "  --crop-pad N  --hflip [0|1]  --rotate DEG  --translate PX  --erase P\n";
 
 static volatile sig_atomic_t interrupted;
 static void on_sigint(int sig) {
@@ -127,6 +127,9 @@ int cmd_train(int argc, char **argv) {
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--resume") && i + 1 < argc)
             resume = argv[++i];
+        else if (!strcmp(argv[i], "--hflip") && i + 1 < argc &&
+                 (!strcmp(argv[i + 1], "0") || !strcmp(argv[i + 1], "1")))
+            i++;
         else if (argv[i][0] != '-')
             has_model = 1;
         else if (strcmp(argv[i], "--quiet") && strcmp(argv[i], "--hflip") &&
@@ -168,10 +171,13 @@ int cmd_train(int argc, char **argv) {
             no_prefetch = 1;
             continue;
         } else if (!strcmp(a, "--hflip")) {
+            /* A switch; an explicit 0 or 1 after it is taken too. */
+            int explicit = v && (!strcmp(v, "0") || !strcmp(v, "1"));
             if (n_over < 64) {
                 over_k[n_over] = "hflip";
-                over_v[n_over++] = "1";
+                over_v[n_over++] = explicit ? v : "1";
             }
+            i += explicit;
             continue;
         } else if (a[0] != '-' || a[1] != '-') {
             if (model) rc = 2, cli_error("train", "unexpected argument '%s' (see --help)", a);
