@@ -74,7 +74,20 @@ typedef struct {
     float min_lr;           /* COSINE: final learning rate */
     int warmup_epochs;      /* linear warm-up from 0 over this many epochs */
     float label_smoothing;  /* cross-entropy label smoothing, 0..1 */
-    uint64_t seed;          /* init, shuffling, dropout */
+    uint64_t seed;          /* init, shuffling, dropout, augmentation, validation split */
+    /* Augmentation of training batches (validation and test data are never
+     * augmented), drawn per batch from a generator seeded by (seed, epoch,
+     * batch), so a batch is the same however and whenever it is made. */
+    int crop_pad;           /* random crop of the input size from the image zero-padded by N */
+    int hflip;              /* horizontal flip with probability 1/2 */
+    float rotate;           /* rotation by a uniform angle in [-rotate, rotate] degrees */
+    int translate;          /* shift by uniform integers in [-translate, translate] pixels */
+    float erase;            /* random erasing with this probability (torchvision RandomErasing) */
+    /* The loop (cnn_train_run). */
+    float val_split;        /* held out for validation: a fraction (< 1) or a count; 0 = none */
+    int patience;           /* stop after N epochs without a better validation accuracy; 0 = never */
+    int checkpoint_every;   /* steps between checkpoints besides each epoch's end; 0 = epochs only */
+    int log_every;          /* steps between metrics-log lines; 0 = epochs only */
 } cnn_train_config;
 
 void cnn_train_config_default(cnn_train_config *cfg);
@@ -88,6 +101,11 @@ cnn_status cnn_net_add(cnn_net *net, const char *line);
  * the given seed, or the train line's seed if seed is 0). */
 cnn_status cnn_net_parse(cnn_net **out, const char *text, const char *filename, uint64_t seed);
 cnn_status cnn_net_load_model(cnn_net **out, const char *path, uint64_t seed);
+/* Import an ONNX model (docs/onnx.md): the graph becomes layers, the
+ * initializers their weights. An operator or attribute value that cannot be
+ * computed exactly is refused, naming the operator and the node.
+ * cnn_net_load_model calls this for a path ending in ".onnx". */
+cnn_status cnn_net_load_onnx(cnn_net **out, const char *path);
 /* Infer and check every shape, allocate parameters and initialise them as
  * PyTorch does by default (Kaiming-uniform), from the seed. */
 cnn_status cnn_net_build(cnn_net *net, uint64_t seed);
@@ -172,6 +190,33 @@ void cnn_dataset_free(cnn_dataset *ds); /* frees the arrays, keeps ds; accepts z
 void cnn_dataset_batch(const cnn_dataset *ds, const cnn_net *net, const int *idx, int first, int n,
                        float *x, uint8_t *labels);
 
+/* CIFAR-10/100 binary batches (data_batch_1.bin ... or test_batch.bin; for
+ * CIFAR-100 train.bin / test.bin). Each record is one label byte (CIFAR-100:
+ * a coarse label byte, then the fine label) and 3072 pixel bytes (3x32x32,
+ * planar RGB). fine selects CIFAR-100's layout (its fine label). paths is a
+ * list of n files, concatenated in order. Checks every file's length is a
+ * whole number of records and every label; errors name the file and offset. */
+cnn_status cnn_dataset_load_cifar(cnn_dataset *ds, const char *const *paths, int n, int cifar100);
+
+/* An image folder: one sub-folder per class (sorted by name: class 0, 1, ...),
+ * PNG or JPEG files in each, decoded, converted to c channels (1 grey, 3 RGB)
+ * and resized to h x w (PIL bilinear) and kept as uint8. class_names, if not
+ * NULL, receives a malloc'd array of `classes` malloc'd names (free with
+ * cnn_class_names_free). Fails naming the first bad file. */
+cnn_status cnn_dataset_load_folder(cnn_dataset *ds, const char *dir, int c, int h, int w,
+                                   char ***class_names);
+void cnn_class_names_free(char **names, int n);
+
+/* Split src into a training part and a held-out validation part of
+ * `val` samples (val < 1: that fraction of src, rounded down; at least 1),
+ * chosen by a permutation seeded by seed; each part keeps src's order.
+ * Both outputs are new datasets (free them); src is unchanged. */
+cnn_status cnn_dataset_split(const cnn_dataset *src, double val, uint64_t seed, cnn_dataset *train,
+                             cnn_dataset *valid);
+
+/* Copy the first n samples (or all if n <= 0 or n > ds->n) into a new dataset. */
+cnn_status cnn_dataset_copy(cnn_dataset *dst, const cnn_dataset *src, int n);
+
 /* Decode a PNG or JPEG file into float (c, h, w) for a net: converted to grey
  * (c == 1) or RGB (c == 3), resized bilinearly to h x w, and normalised with
  * the net's input normalisation. */
@@ -210,6 +255,87 @@ cnn_status cnn_train(cnn_net *net, const cnn_train_config *cfg, const cnn_datase
 
 /* Mean loss and accuracy (0..1) over a dataset, in eval mode. Either output may be NULL. */
 cnn_status cnn_evaluate(cnn_net *net, const cnn_dataset *ds, int batch, float *loss, float *accuracy);
+
+/* What cnn_train_run reports after every epoch. */
+typedef struct {
+    int epoch, epochs;
+    long step;                   /* optimizer steps so far */
+    float train_loss, train_acc; /* running means over the epoch (augmented batches) */
+    int has_val, has_test;
+    float val_loss, val_acc, val_top5;
+    float test_loss, test_acc, test_top5;
+    int best_epoch;              /* epoch with the best validation accuracy so far (0: none) */
+    float best_val_acc;
+    int improved;                /* this epoch is the new best (best.weights written) */
+    int stopping;                /* early stopping ends the run after this epoch */
+    float lr;                    /* learning rate of the epoch's last step */
+    double elapsed_s;            /* wall time of the run, across resumes */
+} cnn_epoch_stats;
+
+/* Return non-zero to stop training after this epoch. */
+typedef int (*cnn_epoch_stats_fn)(const cnn_epoch_stats *e, void *user);
+
+/* Everything around a training run besides the recipe. */
+typedef struct {
+    const cnn_dataset *train;
+    const cnn_dataset *val;  /* validation after every epoch, best model, early stopping; may be NULL */
+    const cnn_dataset *test; /* evaluated after every epoch for the log; may be NULL */
+    /* Run directory (must exist), or NULL for no files. The loop writes there:
+     *   checkpoint.cnnw  weights + optimizer state + schedule and data position +
+     *                    RNG states (docs/training.md), atomically, every
+     *                    cfg->checkpoint_every steps and at each epoch's end
+     *   best.weights     the weights of the best validation accuracy
+     *   final.weights    the weights at the end of the run
+     *   metrics.jsonl    one JSON object per epoch and per cfg->log_every steps */
+    const char *run_dir;
+    int resume;              /* continue from run_dir/checkpoint.cnnw if it exists */
+    int no_prefetch;         /* make batches in the calling thread (the results are the same) */
+    long stop_after_steps;   /* stop (as if interrupted) after this many steps in total; 0 = never */
+    cnn_progress_fn progress;
+    cnn_epoch_stats_fn on_epoch;
+    void *user;
+} cnn_train_options;
+
+/* The full loop: seeded shuffling and augmentation, a background thread that
+ * makes the next batch while the current one computes, validation, best
+ * model, early stopping, checkpoints and exact resume (same seed and thread
+ * count: bit-identical weights to an uninterrupted run), and a stop naming
+ * the layer when the loss or a gradient is NaN or Inf (CNN_ERR_NUMERIC; the
+ * last checkpoint is kept). */
+cnn_status cnn_train_run(cnn_net *net, const cnn_train_config *cfg, const cnn_train_options *opt);
+
+/* ---- metrics ----------------------------------------------------------- */
+
+/* Classification metrics over a dataset, in eval mode. */
+typedef struct {
+    int classes;       /* K */
+    long n;            /* samples seen */
+    double loss_sum;   /* summed cross-entropy */
+    long top1, top5;   /* hits */
+    long *confusion;   /* K x K counts, row = true class, column = predicted */
+} cnn_metrics;
+
+cnn_status cnn_metrics_init(cnn_metrics *m, int classes);
+void cnn_metrics_free(cnn_metrics *m); /* accepts zeros */
+/* Add one batch of probabilities or scores p (n, K) with labels to the hit
+ * counts and the confusion matrix (not to loss_sum: add the batch's summed
+ * loss yourself); writes each sample's predicted class to pred if not NULL. */
+void cnn_metrics_add(cnn_metrics *m, const float *p, const uint8_t *labels, int n, int *pred);
+float cnn_metrics_loss(const cnn_metrics *m);
+float cnn_metrics_top1(const cnn_metrics *m);
+float cnn_metrics_top5(const cnn_metrics *m);
+/* Per-class precision (of predictions of class k, the share that are k) and
+ * recall (of samples of class k, the share predicted k); 0 when undefined. */
+float cnn_metrics_precision(const cnn_metrics *m, int k);
+float cnn_metrics_recall(const cnn_metrics *m, int k);
+/* Loss, top-1, top-5, a per-class table and the confusion matrix, as text. */
+void cnn_metrics_print(const cnn_metrics *m, FILE *f);
+
+/* Evaluate net on ds into m (initialised here with the net's output count;
+ * free it). pred and prob, if not NULL, receive each sample's predicted class
+ * and that class's probability (ds->n entries). */
+cnn_status cnn_evaluate_metrics(cnn_net *net, const cnn_dataset *ds, int batch, cnn_metrics *m,
+                                int *pred, float *prob);
 
 #ifdef __cplusplus
 }

@@ -29,7 +29,16 @@ Fixture format (tests/golden/layers.txt), one record per case, lines of
     smoothing S                 label smoothing            (ce)
     loss L                      mean loss                  (ce)
     correct K                   arg-max hits               (ce)
+    buffers COUNT v...          buffers (running statistics) flattened in order, loaded
+                                with the params (batchnorm)
+    buffers_after COUNT v...    the buffers after the training forward pass   (layer)
+    y_eval COUNT v...           the eval forward's output where it differs from y
+                                (batchnorm: running instead of batch statistics)
     end
+
+Layers with several inputs (add, concat) are checked in small graphs whose
+branches are convolutions, pooling or the input itself (`in=`), so dx also
+exercises the sum of gradients where one output feeds several layers.
 
 Conv options are covered by an all-pairs design (every value of every option
 and every pair of values of two options appear in some case) plus one-factor
@@ -76,7 +85,7 @@ class Writer:
         self.names = set()
 
     def case(self, name, lines, n, mode, x, params=(), y=None, dy=None, dx=None, grads=None,
-             extra=()):
+             extra=(), buffers=None, buffers_after=None, y_eval=None):
         assert name not in self.names, name
         self.names.add(name)
         out = ["case " + name]
@@ -86,7 +95,10 @@ class Writer:
         out.append("x %d %s" % (x.numel(), fmt(x)))
         flat = torch.cat([p.reshape(-1) for p in params]) if params else torch.zeros(0)
         out.append(("params %d %s" % (flat.numel(), fmt(flat))).rstrip())
-        for key, t in (("y", y), ("dy", dy), ("dx", dx), ("grads", grads)):
+        if buffers is not None:
+            out.append(("buffers %d %s" % (buffers.numel(), fmt(buffers))).rstrip())
+        for key, t in (("y", y), ("y_eval", y_eval), ("dy", dy), ("dx", dx), ("grads", grads),
+                       ("buffers_after", buffers_after)):
             if t is not None:
                 out.append(("%s %d %s" % (key, t.numel(), fmt(t))).rstrip())
         out += list(extra)
@@ -421,6 +433,191 @@ def gen_ce():
     ce_case("ce_dense_smooth0.2", 3, 3, 2, 5, 0.2, units=7)
 
 
+# ---- graph layers, normalisation, adaptive pooling, padding ------------------
+
+def conv_params(c, k, kh, kw=None, bias=True, groups=1):
+    kw = kw or kh
+    bound = 1.0 / math.sqrt(c // groups * kh * kw)
+    p = [uniform(k, c // groups, kh, kw, bound=bound)]
+    if bias:
+        p.append(uniform(k, bound=bound))
+    return p
+
+
+def gen_graph():
+    """add and concat, fed by conv/pool branches and the input itself."""
+    c, h, w, n = 3, 5, 7, 2
+    pa = conv_params(c, 3, 3)
+    run_layer("add_identity_shortcut",
+              [shape_str(c, h, w), "conv name=a filters=3 kernel=3 padding=1", "add in=input,a"],
+              n, randn(n, c, h, w), pa,
+              lambda x, wt, b: x + F.conv2d(x, wt, b, padding=1))
+
+    c, h, w = 3, 6, 7
+    pa = conv_params(c, 4, 3) + conv_params(c, 4, 1, bias=False)
+    run_layer("add_projection_shortcut",
+              [shape_str(c, h, w), "conv name=a filters=4 kernel=3 stride=2 padding=1",
+               "conv name=proj in=input filters=4 kernel=1 stride=2 bias=0", "add in=a,proj"],
+              n, randn(n, c, h, w), pa,
+              lambda x, w1, b1, w2: F.conv2d(x, w1, b1, stride=2, padding=1) + F.conv2d(
+                  x, w2, stride=2))
+
+    c, h, w = 3, 5, 5
+    pa = conv_params(c, 3, 3) + conv_params(c, 3, 1)
+    run_layer("add_three_inputs",
+              [shape_str(c, h, w), "conv name=a filters=3 kernel=3 padding=1",
+               "conv name=b in=input filters=3 kernel=1", "add in=a,input,b"],
+              3, randn(3, c, h, w), pa,
+              lambda x, w1, b1, w2, b2: F.conv2d(x, w1, b1, padding=1) + x + F.conv2d(x, w2, b2))
+
+    run_layer("add_same_input_twice", [shape_str(2, 3, 5), "add in=input,input"], 2,
+              randn(2, 2, 3, 5), [], lambda x: x + x)
+
+    c, h, w = 3, 5, 7
+    pa = conv_params(c, 2, 1) + conv_params(c, 4, 3)
+    run_layer("concat_two_branches",
+              [shape_str(c, h, w), "conv name=a filters=2 kernel=1",
+               "conv name=b in=input filters=4 kernel=3 padding=1", "concat in=a,b"],
+              n, randn(n, c, h, w), pa,
+              lambda x, w1, b1, w2, b2: torch.cat(
+                  [F.conv2d(x, w1, b1), F.conv2d(x, w2, b2, padding=1)], dim=1))
+
+    # an Inception-style module: 1x1, 1x1->3x3, 3x3 max-pool->1x1, and the input twice
+    c, h, w = 4, 6, 5
+    pa = (conv_params(c, 2, 1) + conv_params(c, 3, 1) + conv_params(3, 2, 3)
+          + conv_params(c, 3, 1))
+    run_layer("concat_inception_module",
+              [shape_str(c, h, w), "conv name=b1 filters=2 kernel=1",
+               "conv name=b2r in=input filters=3 kernel=1",
+               "conv name=b2 filters=2 kernel=3 padding=1",
+               "maxpool name=b3p in=input kernel=3 stride=1 padding=1 ceil_mode=1",
+               "conv name=b3 filters=3 kernel=1", "concat in=b1,b2,input,b3,input"],
+              n, distinct(n, c, h, w), pa,
+              lambda x, w1, b1, w2r, b2r, w2, b2, w3, b3: torch.cat(
+                  [F.conv2d(x, w1, b1), F.conv2d(F.conv2d(x, w2r, b2r), w2, b2, padding=1), x,
+                   F.conv2d(F.max_pool2d(x, 3, 1, 1, ceil_mode=True), w3, b3), x], dim=1))
+
+
+def bn_params(c):
+    return [uniform(c, bound=0.5) + 1.0, uniform(c, bound=0.5)]
+
+
+def bn_buffers(c):
+    return [uniform(c, bound=0.5), uniform(c, bound=0.5) + 1.0]
+
+
+def run_bn_graph(name, lines, n, x, params, buffers, fn, mode="layer"):
+    """fn(x64, params64, buffers64, training) -> y64, updating buffers64 in place when
+    training. Records y (train), y_eval, dy, dx, grads, buffers and buffers_after."""
+    bflat = torch.cat([b.reshape(-1) for b in buffers])
+    p64 = [p.double().requires_grad_(mode == "layer") for p in params]
+    with torch.no_grad():
+        y_eval = fn(x.double(), p64, [b.double() for b in buffers], False)
+    if mode == "eval":
+        W.case(name, lines, n, mode, x, params, y=y_eval, buffers=bflat)
+        return
+    x64 = x.double().requires_grad_(True)
+    b64 = [b.double() for b in buffers]
+    y = fn(x64, p64, b64, True)
+    dy = randn(*y.shape)
+    y.backward(dy.double())
+    grads = torch.cat([p.grad.reshape(-1) for p in p64]) if p64 else None
+    W.case(name, lines, n, mode, x, params, y=y, dy=dy, dx=x64.grad, grads=grads,
+           buffers=bflat, buffers_after=torch.cat([b.reshape(-1) for b in b64]), y_eval=y_eval)
+
+
+def gen_batchnorm():
+    def bn(x, p, b, training, momentum=0.1, eps=1e-5):
+        w, bias = (p[0], p[1]) if p else (None, None)
+        return F.batch_norm(x, b[0], b[1], w, bias, training, momentum, eps)
+
+    for name, (c, h, w, n), line, momentum, eps, affine, offset in (
+            ("batchnorm_default", (3, 5, 7, 4), "batchnorm", 0.1, 1e-5, True, 0.0),
+            ("batchnorm_m0.3_eps1e-3", (4, 3, 5, 2), "batchnorm momentum=0.3 eps=0.001", 0.3,
+             1e-3, True, 0.0),
+            ("batchnorm_noaffine", (3, 4, 5, 3), "batchnorm affine=0", 0.1, 1e-5, False, 0.0),
+            ("batchnorm_n1", (2, 5, 6, 1), "batchnorm", 0.1, 1e-5, True, 0.0),
+            ("batchnorm_offset100", (3, 5, 5, 3), "batchnorm", 0.1, 1e-5, True, 100.0),
+            ("batchnorm_1d_after_dense", (6, 1, 1, 5), "batchnorm", 0.1, 1e-5, True, 0.0)):
+        x = (randn(n, c, h, w) * 2 + offset).float()
+        params = bn_params(c) if affine else []
+        buffers = bn_buffers(c)
+        if offset:
+            buffers[0] = (buffers[0] + offset).float()
+        run_bn_graph(name, [shape_str(c, h, w), line], n, x, params, buffers,
+                     lambda x, p, b, t, m=momentum, e=eps: bn(x, p, b, t, m, e))
+    for name, (c, h, w, n), line, eps in (("batchnorm_eval", (3, 5, 7, 2), "batchnorm", 1e-5),
+                                          ("batchnorm_eval_eps1e-3", (5, 1, 1, 3),
+                                           "batchnorm eps=0.001", 1e-3)):
+        run_bn_graph(name, [shape_str(c, h, w), line], n, randn(n, c, h, w), bn_params(c),
+                     bn_buffers(c), lambda x, p, b, t, e=eps: bn(x, p, b, t, 0.1, e), mode="eval")
+
+    # a ResNet basic block with a projection shortcut, batch norm in training mode
+    c, h, w, n, k = 3, 6, 6, 2, 4
+    params = (conv_params(c, k, 3, bias=False) + bn_params(k) + conv_params(k, k, 3, bias=False)
+              + bn_params(k) + conv_params(c, k, 1, bias=False) + bn_params(k))
+    buffers = bn_buffers(k) + bn_buffers(k) + bn_buffers(k)
+
+    def block(x, p, b, t):
+        y = F.conv2d(x, p[0], stride=2, padding=1)
+        y = F.relu(F.batch_norm(y, b[0], b[1], p[1], p[2], t, 0.1, 1e-5))
+        y = F.conv2d(y, p[3], padding=1)
+        y = F.batch_norm(y, b[2], b[3], p[4], p[5], t, 0.1, 1e-5)
+        s = F.batch_norm(F.conv2d(x, p[6], stride=2), b[4], b[5], p[7], p[8], t, 0.1, 1e-5)
+        return F.relu(y + s)
+
+    run_bn_graph("resnet_basic_block_train",
+                 [shape_str(c, h, w),
+                  "conv name=conv1 filters=4 kernel=3 stride=2 padding=1 bias=0",
+                  "batchnorm name=bn1", "relu name=relu1",
+                  "conv name=conv2 filters=4 kernel=3 padding=1 bias=0", "batchnorm name=bn2",
+                  "conv name=downsample.0 in=input filters=4 kernel=1 stride=2 bias=0",
+                  "batchnorm name=downsample.1", "add name=sum in=bn2,downsample.1",
+                  "relu name=out"], n, randn(n, c, h, w), params, buffers, block)
+
+
+def gen_lrn():
+    for name, (c, h, w, n), size, alpha, beta, k, scale in (
+            ("lrn_alexnet", (7, 3, 5, 2), 5, 1e-4, 0.75, 2.0, 30.0),
+            ("lrn_size5_strong", (7, 3, 4, 2), 5, 0.5, 0.75, 1.0, 1.0),
+            ("lrn_size3", (5, 3, 4, 2), 3, 0.3, 0.5, 1.5, 1.0),
+            ("lrn_size4_even", (6, 2, 3, 2), 4, 0.4, 0.75, 1.0, 1.0),
+            ("lrn_size1", (3, 3, 3, 2), 1, 0.2, 0.75, 1.0, 1.0),
+            ("lrn_size7_wider_than_c", (3, 4, 3, 2), 7, 0.6, 1.25, 0.5, 1.0),
+            ("lrn_defaults", (4, 3, 3, 2), 2, 1e-4, 0.75, 1.0, 10.0)):
+        line = "lrn size=%d" % size
+        if name != "lrn_defaults":
+            line += " alpha=%g beta=%g k=%g" % (alpha, beta, k)
+        run_layer(name, [shape_str(c, h, w), line], n, randn(n, c, h, w, scale=scale), [],
+                  lambda x, s=size, a=alpha, b=beta, kk=k: F.local_response_norm(x, s, a, b, kk))
+
+
+def gen_adaptive():
+    for name, (c, h, w, n), size in (
+            ("adaptive_avgpool_13_to_6", (2, 13, 13, 2), "6"),
+            ("adaptive_avgpool_7x11_to_3x4", (3, 7, 11, 2), "3x4"),
+            ("adaptive_avgpool_up_5_to_7", (2, 5, 5, 2), "7"),
+            ("adaptive_avgpool_8_to_4", (2, 8, 8, 2), "4"),
+            ("adaptive_avgpool_1x1_to_2x3", (3, 1, 1, 2), "2x3"),
+            ("adaptive_avgpool_identity", (2, 6, 5, 2), "6x5"),
+            ("adaptive_avgpool_to_1", (3, 5, 7, 2), "1")):
+        oh, ow = pair(size)
+        run_layer(name, [shape_str(c, h, w), "adaptive_avgpool size=%s" % size], n,
+                  randn(n, c, h, w), [], lambda x, o=(oh, ow): F.adaptive_avg_pool2d(x, o))
+
+
+def gen_pad():
+    for name, (c, h, w, n), opt, pads, value in (
+            ("pad_1", (2, 3, 4, 2), "padding=1", (1, 1, 1, 1), 0.0),
+            ("pad_lrtb_value", (2, 4, 3, 2), "padding=1,2,0,3 value=0.5", (1, 2, 0, 3), 0.5),
+            ("pad_negative_crop", (2, 5, 6, 2), "padding=-1,2,1,-2", (-1, 2, 1, -2), 0.0),
+            ("pad_channels", (3, 3, 3, 2), "padding=0,0,0,0,2,1", (0, 0, 0, 0, 2, 1), 0.0),
+            ("pad_all6_value", (2, 3, 4, 2), "padding=1,0,2,1,1,1 value=-1.5",
+             (1, 0, 2, 1, 1, 1), -1.5)):
+        run_layer(name, [shape_str(c, h, w), "pad " + opt], n, randn(n, c, h, w), [],
+                  lambda x, p=pads, v=value: F.pad(x, p, "constant", v))
+
+
 def main():
     torch.set_grad_enabled(True)
     gen_conv()
@@ -428,6 +625,11 @@ def main():
     gen_activations()
     gen_dense_misc()
     gen_ce()
+    gen_graph()
+    gen_batchnorm()
+    gen_lrn()
+    gen_adaptive()
+    gen_pad()
     os.makedirs(os.path.dirname(OUT), exist_ok=True)
     header = ("# Golden values from PyTorch %s (float64 reference on float32 inputs), seed %d.\n"
               "# Generated by scripts/gen_golden.py; do not edit by hand. %d cases.\n"

@@ -8,7 +8,7 @@
 set -euo pipefail
 
 packages=(gcc make libc6-dev pkg-config libopenblas-openmp-dev zlib1g-dev libpng-dev
-    libjpeg-dev libcmocka-dev)
+    libjpeg-dev libcmocka-dev protobuf-c-compiler libprotobuf-c-dev)
 commands=(node:nodejs npm:npm) # command:package
 
 missing=()

@@ -6,6 +6,9 @@
  *   layer: y of a training and of an eval forward, dx and every parameter
  *          gradient after cnn_net_backward(dy);
  *   eval:  y of an eval forward (dropout, whose training mask torch cannot share);
+ *   with buffers (batchnorm): the buffers are loaded too; the eval forward is
+ *          compared with y_eval when given, must leave the buffers bit-identical,
+ *          and the training forward must update them to buffers_after;
  *   ce:    the mean loss, arg-max hits, dlogits (the input gradient of a
  *          flatten+softmax net) or dx and parameter gradients (dense+softmax),
  *          from cnn_net_train_step.
@@ -73,7 +76,7 @@ static void check(report *r, const char *what, const float *got, const double *r
 }
 
 /* Summary across cases, by layer type and quantity (relative: diff / max(1, max|ref|)). */
-#define MAX_SUMMARY 64
+#define MAX_SUMMARY 128
 static struct {
     char type[24], what[48];
     double rel;
@@ -171,6 +174,16 @@ static int run_once(const golden_case *c, report *r) {
         goto done;
     }
     if (c->params.n) memcpy(cnn_net_params(net), c->params.f, c->params.n * sizeof(float));
+    size_t nb = cnn_net_num_buffers(net);
+    if (c->buffers.present) {
+        if (nb != c->buffers.n) {
+            snprintf(r->error, sizeof r->error, "net has %zu buffers, fixture %zu", nb,
+                     c->buffers.n);
+            r->failed = 1;
+            goto done;
+        }
+        if (nb) memcpy(cnn_net_buffers(net), c->buffers.f, nb * sizeof(float));
+    }
     int oc, oh, ow;
     cnn_net_output_shape(net, &oc, &oh, &ow);
     size_t out_n = (size_t)c->n * (size_t)oc * (size_t)oh * (size_t)ow;
@@ -205,13 +218,22 @@ static int run_once(const golden_case *c, report *r) {
         fail_status(r, "forward(eval)", s);
         goto done;
     }
-    check(r, !strcmp(c->mode, "eval") ? "y" : "y.eval", y, c->y.v, c->y.n);
+    check(r, !strcmp(c->mode, "eval") ? "y" : "y.eval", y, c->y_eval.present ? c->y_eval.v : c->y.v,
+          c->y.n);
+    if (c->buffers.present && nb &&
+        memcmp(cnn_net_buffers(net), c->buffers.f, nb * sizeof(float))) {
+        snprintf(r->error, sizeof r->error, "an eval forward pass changed the buffers");
+        r->failed = 1;
+        goto done;
+    }
     if (!strcmp(c->mode, "layer")) {
         if ((s = cnn_net_forward(net, c->x.f, c->n, 1, &y)) != CNN_OK) {
             fail_status(r, "forward(train)", s);
             goto done;
         }
         check(r, "y", y, c->y.v, c->y.n);
+        if (c->buffers_after.present)
+            check(r, "buffers", cnn_net_buffers(net), c->buffers_after.v, c->buffers_after.n);
         if ((s = cnn_net_backward(net, c->dy.f, c->n)) != CNN_OK) {
             fail_status(r, "backward", s);
             goto done;

@@ -27,8 +27,10 @@
  * padding 0/1/2x1, dilation 1/2, groups 1/2/depthwise, bias on/off), of the max
  * pool options (kernel, stride, padding, dilation, ceil_mode) and of the average
  * pool options (kernel, stride, padding, ceil_mode, count_include_pad), plus
- * every other layer type with its options. Tensors with more than 40 entries are
- * checked at 40 random coordinates plus the first and the last. */
+ * every other layer type with its options, add and concat in small graphs
+ * (identity and projection shortcuts, an Inception-style module), batch norm
+ * in training mode, LRN, adaptive average pooling and padding. Tensors with more than 40 entries
+ * are checked at 40 random coordinates plus the first and the last. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -488,6 +490,124 @@ static void test_cross_entropy(void **state) {
     run_list(&L, "softmax cross-entropy (train_step)");
 }
 
+static void test_graph(void **state) {
+    static case_list L;
+    L.n = 0;
+    add(&L, INPUT_RANDOM, 2, "add_identity_shortcut",
+        "input shape=3x5x7\nconv name=a filters=3 kernel=3 padding=1\nadd in=input,a\n");
+    add(&L, INPUT_RANDOM, 2, "add_projection_shortcut",
+        "input shape=3x6x7\nconv name=a filters=4 kernel=3 stride=2 padding=1\n"
+        "conv name=p in=input filters=4 kernel=1 stride=2 bias=0\nadd in=a,p\n");
+    add(&L, INPUT_RANDOM, 3, "add_three_inputs",
+        "input shape=3x5x5\nconv name=a filters=3 kernel=3 padding=1\n"
+        "conv name=b in=input filters=3 kernel=1\nadd in=a,input,b\n");
+    add(&L, INPUT_RANDOM, 2, "add_same_input_twice", "input shape=2x3x5\nadd in=input,input\n");
+    add(&L, INPUT_RANDOM, 2, "concat_two_branches",
+        "input shape=3x5x7\nconv name=a filters=2 kernel=1\n"
+        "conv name=b in=input filters=4 kernel=3 padding=1\nconcat in=a,b\n");
+    add(&L, INPUT_GRID, 2, "concat_inception_module",
+        "input shape=4x6x5\nconv name=b1 filters=2 kernel=1\n"
+        "conv name=b2r in=input filters=3 kernel=1\nconv name=b2 filters=2 kernel=3 padding=1\n"
+        "maxpool name=b3p in=input kernel=3 stride=1 padding=1\nconv name=b3 filters=3 kernel=1\n"
+        "concat in=b1,b2,input,b3,input\n");
+    add(&L, INPUT_RANDOM, 4, "resnet_block_bn_train",
+        "input shape=3x6x6\nconv name=c1 filters=4 kernel=3 stride=2 padding=1 bias=0\n"
+        "batchnorm name=bn1\nconv name=c2 filters=4 kernel=3 padding=1 bias=0\n"
+        "batchnorm name=bn2\nconv name=d0 in=input filters=4 kernel=1 stride=2 bias=0\n"
+        "batchnorm name=d1\nadd in=bn2,d1\n");
+    run_list(&L, "add+concat graphs");
+}
+
+static void test_batchnorm(void **state) {
+    static case_list L;
+    L.n = 0;
+    add(&L, INPUT_RANDOM, 4, "batchnorm_default", "input shape=3x5x7\nbatchnorm\n");
+    add(&L, INPUT_RANDOM, 2, "batchnorm_m0.3_eps1e-3",
+        "input shape=4x3x5\nbatchnorm momentum=0.3 eps=0.001\n");
+    add(&L, INPUT_RANDOM, 3, "batchnorm_noaffine", "input shape=3x4x5\nbatchnorm affine=0\n");
+    add(&L, INPUT_RANDOM, 1, "batchnorm_n1", "input shape=2x5x6\nbatchnorm\n");
+    add(&L, INPUT_RANDOM, 6, "batchnorm_1d_after_dense",
+        "input shape=5x1x1\ndense units=4 bias=0\nbatchnorm\n");
+    run_list(&L, "batchnorm (training mode: batch statistics)");
+}
+
+static void test_lrn_adaptive_pad(void **state) {
+    static case_list L;
+    L.n = 0;
+    add(&L, INPUT_RANDOM, 2, "lrn_size5_strong", "input shape=7x3x4\nlrn size=5 alpha=0.5\n");
+    add(&L, INPUT_RANDOM, 2, "lrn_size4_even",
+        "input shape=6x2x3\nlrn size=4 alpha=0.4 beta=0.75 k=1\n");
+    add(&L, INPUT_RANDOM, 2, "lrn_size3_k1.5",
+        "input shape=5x3x4\nlrn size=3 alpha=0.3 beta=0.5 "
+        "k=1.5\n");
+    add(&L, INPUT_RANDOM, 2, "lrn_size7_wide",
+        "input shape=3x4x3\nlrn size=7 alpha=0.6 beta=1.25 "
+        "k=0.5\n");
+    add(&L, INPUT_RANDOM, 2, "lrn_size1", "input shape=3x3x3\nlrn size=1 alpha=0.2\n");
+    add(&L, INPUT_RANDOM, 2, "adaptive_avgpool_13_to_6",
+        "input shape=2x13x13\nadaptive_avgpool size=6\n");
+    add(&L, INPUT_RANDOM, 2, "adaptive_avgpool_7x11_to_3x4",
+        "input shape=3x7x11\nadaptive_avgpool size=3x4\n");
+    add(&L, INPUT_RANDOM, 2, "adaptive_avgpool_up_5_to_7",
+        "input shape=2x5x5\nadaptive_avgpool size=7\n");
+    add(&L, INPUT_RANDOM, 2, "pad_lrtb_value",
+        "input shape=2x4x3\npad padding=1,2,0,3 value=0.5\n");
+    add(&L, INPUT_RANDOM, 2, "pad_negative_crop", "input shape=2x5x6\npad padding=-1,2,1,-2\n");
+    add(&L, INPUT_RANDOM, 2, "pad_channels", "input shape=3x3x3\npad padding=0,0,0,0,2,1\n");
+    run_list(&L, "lrn, adaptive_avgpool, pad");
+}
+
+/* Batch norm's running statistics, by their definition (torch.nn.BatchNorm2d):
+ * a training forward moves them by momentum towards the batch mean and the
+ * unbiased batch variance; an eval forward uses them and leaves them alone. */
+static void test_batchnorm_running_stats(void **state) {
+    cnn_net *net;
+    assert_int_equal(cnn_net_parse(&net, "input shape=2x3x4\nbatchnorm momentum=0.25\n", "bn", 3),
+                     CNN_OK);
+    const int n = 3, hw = 12, c = 2;
+    float x[3 * 2 * 12];
+    cnn_rng g;
+    cnn_rng_seed(&g, 4);
+    for (int i = 0; i < n * c * hw; i++)
+        x[i] = urand(&g, -1, 3);
+    float *b = cnn_net_buffers(net);
+    assert_int_equal(cnn_net_num_buffers(net), 4);
+    assert_true(b[0] == 0 && b[1] == 0 && b[2] == 1 && b[3] == 1); /* torch's initial values */
+    const float *y;
+    assert_int_equal(cnn_net_forward(net, x, n, 1, &y), CNN_OK);
+    for (int ch = 0; ch < c; ch++) {
+        double s = 0, ss = 0, m = n * hw;
+        for (int i = 0; i < n; i++)
+            for (int j = 0; j < hw; j++)
+                s += x[(i * c + ch) * hw + j];
+        double mean = s / m;
+        for (int i = 0; i < n; i++)
+            for (int j = 0; j < hw; j++) {
+                double d = x[(i * c + ch) * hw + j] - mean;
+                ss += d * d;
+            }
+        assert_true(fabs(b[ch] - 0.25 * mean) < 1e-6);
+        assert_true(fabs(b[c + ch] - (0.75 + 0.25 * ss / (m - 1))) < 1e-6);
+        /* the training output is normalised with the biased variance */
+        double ys = 0, yss = 0;
+        for (int i = 0; i < n; i++)
+            for (int j = 0; j < hw; j++) {
+                double v = y[(i * c + ch) * hw + j];
+                ys += v;
+                yss += v * v;
+            }
+        assert_true(fabs(ys / m) < 1e-5);
+        assert_true(fabs(yss / m - (ss / m) / (ss / m + 1e-5)) < 1e-4);
+    }
+    float saved[4];
+    memcpy(saved, b, sizeof saved);
+    assert_int_equal(cnn_net_forward(net, x, n, 0, &y), CNN_OK);
+    assert_memory_equal(saved, b, sizeof saved);
+    for (int ch = 0; ch < c; ch++) /* eval: (x - running_mean) / sqrt(running_var + eps) */
+        assert_true(fabs(y[ch * hw] - (x[ch * hw] - b[ch]) / sqrt(b[c + ch] + 1e-5)) < 1e-5);
+    cnn_net_free(net);
+}
+
 /* Dropout in training mode, checked by its definition (torch.nn.Dropout):
  * each y is 0 or x / (1 - p), about a fraction p are 0, dx = dy * y / x, a
  * reseeded RNG repeats the mask, a fresh draw changes it, eval is identity. */
@@ -554,11 +674,20 @@ int main(void) {
     printf("finite differences: eps %g, pass if |num-ana| <= %g*max(|num|,|ana|) + %g\n", EPS, RTOL,
            ATOL);
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_conv),        cmocka_unit_test(test_maxpool),
-        cmocka_unit_test(test_avgpool),     cmocka_unit_test(test_gap),
-        cmocka_unit_test(test_activations), cmocka_unit_test(test_dense),
-        cmocka_unit_test(test_dropout),     cmocka_unit_test(test_dropout_mask),
-        cmocka_unit_test(test_softmax),     cmocka_unit_test(test_cross_entropy),
+        cmocka_unit_test(test_conv),
+        cmocka_unit_test(test_maxpool),
+        cmocka_unit_test(test_avgpool),
+        cmocka_unit_test(test_gap),
+        cmocka_unit_test(test_activations),
+        cmocka_unit_test(test_dense),
+        cmocka_unit_test(test_dropout),
+        cmocka_unit_test(test_dropout_mask),
+        cmocka_unit_test(test_softmax),
+        cmocka_unit_test(test_cross_entropy),
+        cmocka_unit_test(test_graph),
+        cmocka_unit_test(test_batchnorm),
+        cmocka_unit_test(test_lrn_adaptive_pad),
+        cmocka_unit_test(test_batchnorm_running_stats),
     };
     int failed = cmocka_run_group_tests(tests, NULL, NULL);
     printf("gradcheck: %s\n", failed ? "FAILED" : "all layers agree with finite differences");

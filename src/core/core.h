@@ -26,6 +26,17 @@ void cnn_error_clear(void);
 bool cnn_mul_size(size_t a, size_t b, size_t *out);
 bool cnn_add_size(size_t a, size_t b, size_t *out);
 
+/* Ceilings on what a model may ask for, checked before anything is allocated
+ * (docs/security.md). A build may lower them: the fuzzers do, so that they
+ * explore inputs instead of filling memory; the checks are the same code. */
+#ifndef CNN_MAX_PARAMS
+#define CNN_MAX_PARAMS ((size_t)1 << 30) /* floats of parameters (4 GiB; gradients as much) */
+#endif
+#ifndef CNN_MAX_PLAN_BYTES
+#define CNN_MAX_PLAN_BYTES ((size_t)1 << 36) /* activation memory of one planned batch */
+#endif
+#define CNN_MAX_SAMPLE ((size_t)1 << 31) /* floats of one sample's input or layer output */
+
 /* Zeroed, 64-byte aligned allocations of floats; NULL on failure or overflow. */
 float *cnn_alloc_floats(size_t n);
 void cnn_free_floats(float *p);
@@ -63,5 +74,8 @@ cnn_status cnn_opt_pair(cnn_opts *o, const char *key, int def, int lo, int hi, i
 cnn_status cnn_opt_str(cnn_opts *o, const char *key, const char *def, const char **out);
 /* Fails naming the first key nobody asked for, listing the known ones. */
 cnn_status cnn_opts_check_unused(cnn_opts *o);
+/* After a failed configure: an unread key close to a known one (a typo is
+ * the likelier cause than the failure itself). CNN_OK if there is none. */
+cnn_status cnn_opts_misspelled(cnn_opts *o);
 
 #endif

@@ -117,7 +117,35 @@ cnn_status cnn_opt_str(cnn_opts *o, const char *key, const char *def, const char
     return CNN_OK;
 }
 
+/* Levenshtein distance, capped: small strings only. */
+static int edit_distance(const char *a, const char *b) {
+    int la = (int)strlen(a), lb = (int)strlen(b), d[33][33];
+    if (la > 32 || lb > 32) return 99;
+    for (int i = 0; i <= la; i++) d[i][0] = i;
+    for (int j = 0; j <= lb; j++) d[0][j] = j;
+    for (int i = 1; i <= la; i++)
+        for (int j = 1; j <= lb; j++) {
+            int best = d[i - 1][j - 1] + (a[i - 1] != b[j - 1]);
+            if (d[i - 1][j] + 1 < best) best = d[i - 1][j] + 1;
+            if (d[i][j - 1] + 1 < best) best = d[i][j - 1] + 1;
+            d[i][j] = best;
+        }
+    return d[la][lb];
+}
+
+cnn_status cnn_opts_misspelled(cnn_opts *o) {
+    for (int i = 0; i < o->n; i++) {
+        if (o->used[i]) continue;
+        for (int k = 0; k < o->n_known; k++)
+            if (edit_distance(o->key[i], o->known[k]) <= 2)
+                return cnn_fail(CNN_ERR_PARSE, "%s:%d: %s: unknown option '%s' (did you mean '%s'?)",
+                                o->file, o->line, o->type, o->key[i], o->known[k]);
+    }
+    return CNN_OK;
+}
+
 cnn_status cnn_opts_check_unused(cnn_opts *o) {
+    if (cnn_opts_misspelled(o) != CNN_OK) return CNN_ERR_PARSE;
     for (int i = 0; i < o->n; i++) {
         if (o->used[i]) continue;
         char known[512] = "";

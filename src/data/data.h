@@ -20,4 +20,17 @@ void cnn_data_norm_table(const cnn_net *net, int channel, float table[256]);
 cnn_status cnn_image_resize_u8(const uint8_t *src, int w, int h, int ch, uint8_t *dst, int ow,
                                int oh);
 
+/* Decode a PNG or JPEG file to planar uint8 (c, h, w): grey (c == 1) or RGB
+ * (c == 3), resized with PIL's bilinear filter: cnn_image_load without the
+ * normalisation. */
+cnn_status cnn_image_load_u8(const char *path, int c, int h, int w, uint8_t *out);
+
+/* Augmentation of one sample: src uint8 (c, h, w) to normalised float dst
+ * (c, h, w) with the net's normalisation tables (table[c][256]), drawing from
+ * rng; cfg's crop_pad, hflip, rotate, translate and erase select the steps.
+ * Without any, dst is the plain normalised sample and rng is not used. */
+void cnn_augment_sample(const cnn_train_config *cfg, const uint8_t *src, int c, int h, int w,
+                        const float (*table)[256], cnn_rng *rng, float *dst);
+int cnn_augment_active(const cnn_train_config *cfg);
+
 #endif

@@ -24,6 +24,7 @@
 #include <string.h>
 
 #define IMAGE_MAX_DIM 16384
+#define IMAGE_MAX_PIXELS ((unsigned long)1 << 26) /* 64 Mpixels: 256 MB decoded at most */
 
 /* A decoded 8-bit image: h rows of w pixels of ch interleaved channels (1-4). */
 typedef struct {
@@ -38,6 +39,9 @@ static cnn_status check_dims(const char *path, const char *kind, unsigned long w
         return cnn_fail(CNN_ERR_FORMAT,
                         "%s: %s image is %lux%lu pixels, larger than the limit %dx%d", path, kind,
                         w, h, IMAGE_MAX_DIM, IMAGE_MAX_DIM);
+    if (w * h > IMAGE_MAX_PIXELS)
+        return cnn_fail(CNN_ERR_FORMAT, "%s: %s image is %lux%lu pixels, more than the limit of %lu",
+                        path, kind, w, h, IMAGE_MAX_PIXELS);
     return CNN_OK;
 }
 
@@ -146,12 +150,18 @@ static void jpeg_on_error(j_common_ptr cinfo) {
     longjmp(e->jb, 1);
 }
 
-/* Warnings are counted, not printed; premature end of data is an error. */
+/* Warnings are counted, not printed; premature end of data is an error, and
+ * decoding stops there: libjpeg would otherwise fill the rest of the declared
+ * image (up to the pixel limit) from nothing, seconds of work for a few bytes. */
 static void jpeg_on_message(j_common_ptr cinfo, int level) {
     jpeg_err *e = (jpeg_err *)cinfo->err;
     if (level < 0) {
         cinfo->err->num_warnings++;
-        if (cinfo->err->msg_code == JWRN_JPEG_EOF) e->truncated = 1;
+        if (cinfo->err->msg_code == JWRN_JPEG_EOF) {
+            e->truncated = 1;
+            snprintf(e->msg, sizeof e->msg, "premature end of data (truncated file)");
+            longjmp(e->jb, 1);
+        }
     }
 }
 
@@ -328,10 +338,8 @@ cnn_status cnn_image_resize_u8(const uint8_t *src, int w, int h, int ch, uint8_t
 
 /* ---- the public entry ------------------------------------------------------ */
 
-cnn_status cnn_image_load(const char *path, const cnn_net *net, float *out) {
-    if (!path || !net || !out) return cnn_fail(CNN_ERR_ARG, "cnn_image_load: NULL argument");
-    int c, h, w;
-    cnn_net_input_shape(net, &c, &h, &w);
+cnn_status cnn_image_load_u8(const char *path, int c, int h, int w, uint8_t *out) {
+    if (!path || !out) return cnn_fail(CNN_ERR_ARG, "cnn_image_load_u8: NULL argument");
     if (c != 1 && c != 3)
         return cnn_fail(CNN_ERR_UNSUPPORTED,
                         "%s: the model's input has %d channels; images load only as grey (1) or "
@@ -378,17 +386,35 @@ cnn_status cnn_image_load(const char *path, const cnn_net *net, float *out) {
         }
         px = sized;
     }
-    /* Interleaved (h, w, ich) bytes -> planar (c, h, w) floats; a grey image
-     * for an RGB net repeats its one channel. */
+    /* Interleaved (h, w, ich) -> planar (c, h, w); a grey image for an RGB
+     * net repeats its one channel. */
     size_t plane = (size_t)h * (size_t)w;
-    float table[256];
     for (int ci = 0; ci < c; ci++) {
-        cnn_data_norm_table(net, ci, table);
         int src_c = ich == 1 ? 0 : ci;
         for (size_t i = 0; i < plane; i++)
-            out[(size_t)ci * plane + i] = table[px[i * ich + src_c]];
+            out[(size_t)ci * plane + i] = px[i * ich + src_c];
     }
     free(img.px);
     free(sized);
     return CNN_OK;
+}
+
+cnn_status cnn_image_load(const char *path, const cnn_net *net, float *out) {
+    if (!path || !net || !out) return cnn_fail(CNN_ERR_ARG, "cnn_image_load: NULL argument");
+    int c, h, w;
+    cnn_net_input_shape(net, &c, &h, &w);
+    size_t plane = (size_t)h * (size_t)w;
+    uint8_t *px = malloc((size_t)c * plane);
+    if (!px) return cnn_fail(CNN_ERR_NOMEM, "%s: cannot allocate the image", path);
+    cnn_status s = cnn_image_load_u8(path, c, h, w, px);
+    if (s == CNN_OK) {
+        float table[256];
+        for (int ci = 0; ci < c; ci++) {
+            cnn_data_norm_table(net, ci, table);
+            for (size_t i = 0; i < plane; i++)
+                out[(size_t)ci * plane + i] = table[px[(size_t)ci * plane + i]];
+        }
+    }
+    free(px);
+    return s;
 }

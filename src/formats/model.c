@@ -10,8 +10,10 @@
  * layers (graph edges); the rest belong to the layer type. */
 #include "../graph/net_internal.h"
 #include <errno.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #define MAX_MODEL_BYTES (4u << 20)
 
@@ -61,7 +63,7 @@ static cnn_status float_list(cnn_opts *o, const char *key, int channels, float *
         char *e;
         errno = 0;
         float x = strtof(p, &e);
-        if (e == p || errno || (*e && *e != ',') || count == CNN_MAX_CHANNELS)
+        if (e == p || errno || !isfinite(x) || (*e && *e != ',') || count == CNN_MAX_CHANNELS)
             return cnn_fail(CNN_ERR_PARSE, "%s:%d: input: %s=%s: expected numbers separated by ','",
                             o->file, o->line, key, v);
         out[count++] = x;
@@ -93,6 +95,9 @@ static cnn_status parse_input(cnn_net *net, cnn_opts *o) {
                         "%s:%d: input: shape=%s: expected CxHxW with 1 <= C <= %d, 1 <= H, W <= "
                         "65536",
                         o->file, o->line, shape, CNN_MAX_CHANNELS);
+    if ((size_t)c * (size_t)h * (size_t)w > CNN_MAX_SAMPLE)
+        return cnn_fail(CNN_ERR_PARSE, "%s:%d: input: shape=%s: more than %zu values per sample",
+                        o->file, o->line, shape, (size_t)CNN_MAX_SAMPLE);
     net->in_shape = (cnn_shape){c, h, w};
     cnn_status s = float_list(o, "mean", c, net->mean);
     if (s == CNN_OK) s = float_list(o, "std", c, net->std);
@@ -140,8 +145,22 @@ cnn_status cnn_parse_train_opts(cnn_opts *o, cnn_train_config *t) {
         (s = cnn_opt_float(o, "min_lr", t->min_lr, 0, 100, &t->min_lr)) ||
         (s = cnn_opt_int(o, "warmup", t->warmup_epochs, 0, 100000, &t->warmup_epochs)) ||
         (s = cnn_opt_float(o, "label_smoothing", t->label_smoothing, 0, 1, &t->label_smoothing)) ||
-        (s = cnn_opt_int(o, "seed", (int)t->seed, 1, 2147483647, &seed)))
+        (s = cnn_opt_int(o, "seed", (int)t->seed, 1, 2147483647, &seed)) ||
+        (s = cnn_opt_int(o, "crop_pad", t->crop_pad, 0, 1024, &t->crop_pad)) ||
+        (s = cnn_opt_bool(o, "hflip", t->hflip, &t->hflip)) ||
+        (s = cnn_opt_float(o, "rotate", t->rotate, 0, 180, &t->rotate)) ||
+        (s = cnn_opt_int(o, "translate", t->translate, 0, 1024, &t->translate)) ||
+        (s = cnn_opt_float(o, "erase", t->erase, 0, 1, &t->erase)) ||
+        (s = cnn_opt_float(o, "val_split", t->val_split, 0, 1e9f, &t->val_split)) ||
+        (s = cnn_opt_int(o, "patience", t->patience, 0, 100000, &t->patience)) ||
+        (s = cnn_opt_int(o, "checkpoint_every", t->checkpoint_every, 0, 1 << 30,
+                         &t->checkpoint_every)) ||
+        (s = cnn_opt_int(o, "log_every", t->log_every, 0, 1 << 30, &t->log_every)))
         return s;
+    if (t->val_split >= 1 && t->val_split != (float)(int)t->val_split)
+        return cnn_fail(CNN_ERR_PARSE,
+                        "%s:%d: train: val_split=%g: expected a fraction below 1 or a whole count",
+                        o->file, o->line, t->val_split);
     if (t->nesterov && (t->momentum <= 0 || t->dampening != 0))
         return cnn_fail(CNN_ERR_PARSE, "%s:%d: train: nesterov needs momentum > 0 and dampening 0",
                         o->file, o->line);
@@ -211,6 +230,8 @@ cnn_status cnn_net_parse(cnn_net **out, const char *text, const char *filename, 
 
 cnn_status cnn_net_load_model(cnn_net **out, const char *path, uint64_t seed) {
     *out = NULL;
+    size_t plen = path ? strlen(path) : 0;
+    if (plen > 5 && !strcasecmp(path + plen - 5, ".onnx")) return cnn_net_load_onnx(out, path);
     FILE *f = fopen(path, "rb");
     if (!f) return cnn_fail(CNN_ERR_IO, "%s: %s", path, strerror(errno));
     char *text = malloc(MAX_MODEL_BYTES + 1);

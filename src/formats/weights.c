@@ -65,6 +65,11 @@ static int put(FILE *f, const void *p, size_t n, uLong *crc) {
 }
 
 cnn_status cnn_net_save_weights(const cnn_net *net, const char *path) {
+    return cnn_net_save_weights_extra(net, path, NULL, 0);
+}
+
+cnn_status cnn_net_save_weights_extra(const cnn_net *net, const char *path,
+                                      const cnn_extra_tensor *extra, int n_extra) {
     if (!net->built) return cnn_fail(CNN_ERR_ARG, "%s: the net is not built", path);
     tensor_ref *t;
     int n;
@@ -78,7 +83,7 @@ cnn_status cnn_net_save_weights(const cnn_net *net, const char *path) {
         return cnn_fail(CNN_ERR_IO, "%s: %s", tmp, strerror(errno));
     }
     uLong crc = crc32(0, NULL, 0);
-    uint32_t version = VERSION, count = (uint32_t)n;
+    uint32_t version = VERSION, count = (uint32_t)(n + n_extra);
     int ok = put(f, MAGIC, 8, &crc) && put(f, &version, 4, &crc) && put(f, &count, 4, &crc);
     for (int i = 0; i < n && ok; i++) {
         uint16_t len = (uint16_t)strlen(t[i].name);
@@ -91,6 +96,17 @@ cnn_status cnn_net_save_weights(const cnn_net *net, const char *path) {
         for (size_t off = 0; off < t[i].count && ok; off += (1u << 26)) {
             size_t m = t[i].count - off < (1u << 26) ? t[i].count - off : (1u << 26);
             ok = put(f, t[i].data + off, m * sizeof(float), &crc);
+        }
+    }
+    for (int i = 0; i < n_extra && ok; i++) {
+        uint16_t len = (uint16_t)strlen(extra[i].name);
+        uint8_t kind = 2, ndim = 1;
+        uint32_t dim = extra[i].words;
+        ok = put(f, &len, 2, &crc) && put(f, extra[i].name, len, &crc) && put(f, &kind, 1, &crc) &&
+             put(f, &ndim, 1, &crc) && put(f, &dim, 4, &crc);
+        for (size_t off = 0; off < dim && ok; off += (1u << 26)) {
+            size_t m = dim - off < (1u << 26) ? dim - off : (1u << 26);
+            ok = put(f, (const uint32_t *)extra[i].data + off, m * 4, &crc);
         }
     }
     uint32_t c32 = (uint32_t)crc;
@@ -155,8 +171,8 @@ static cnn_status read_file(const char *path, unsigned char **data, size_t *len)
 
 cnn_status cnn_net_load_weights(cnn_net *net, const char *path) {
     if (!net->built) return cnn_fail(CNN_ERR_ARG, "%s: the net is not built", path);
-    unsigned char *bytes;
-    size_t len;
+    unsigned char *bytes = NULL;
+    size_t len = 0;
     cnn_status s = read_file(path, &bytes, &len);
     if (s != CNN_OK) return s;
     tensor_ref *t = NULL;
@@ -203,10 +219,14 @@ cnn_status cnn_net_load_weights(cnn_net *net, const char *path) {
         uint8_t kind, ndim;
         uint32_t dims[4];
         char name[1024];
-        if ((s = take(&r, &nlen, 2, "a tensor name length")) ||
-            (s = take(&r, name, nlen, "a tensor name")))
+        if ((s = take(&r, &nlen, 2, "a tensor name length"))) break;
+        if (nlen >= sizeof name) {
+            s = cnn_fail(CNN_ERR_FORMAT, "%s: offset %zu: a tensor name of %u bytes (at most %zu)",
+                         path, at, (unsigned)nlen, sizeof name - 1);
             break;
-        name[nlen < sizeof name ? nlen : sizeof name - 1] = 0;
+        }
+        if ((s = take(&r, name, nlen, "a tensor name"))) break;
+        name[nlen] = 0;
         if ((s = take(&r, &kind, 1, "a tensor kind")) || (s = take(&r, &ndim, 1, "a tensor rank")))
             break;
         if (ndim < 1 || ndim > 4 || kind > 2) {
@@ -281,6 +301,90 @@ cnn_status cnn_net_load_weights(cnn_net *net, const char *path) {
     free(t);
     cnn_free_floats(params);
     cnn_free_floats(buffers);
+    free(bytes);
+    return s;
+}
+
+cnn_status cnn_weights_read_extra(const char *path, cnn_extra_slot *slots, int n_slots) {
+    unsigned char *bytes;
+    size_t len;
+    cnn_status s = read_file(path, &bytes, &len);
+    if (s != CNN_OK) return s;
+    for (int i = 0; i < n_slots; i++) slots[i].found = 0;
+    reader r = {bytes, len, 0, path};
+    char magic[8];
+    uint32_t version, count, stored;
+    if (len < 20) s = cnn_fail(CNN_ERR_FORMAT, "%s: truncated: %zu bytes", path, len);
+    if (s == CNN_OK && ((s = take(&r, magic, 8, "the magic number")) == CNN_OK) &&
+        memcmp(magic, MAGIC, 8) != 0)
+        s = cnn_fail(CNN_ERR_FORMAT, "%s: offset 0: not a cnn weights file (bad magic number)",
+                     path);
+    if (s == CNN_OK && (s = take(&r, &version, 4, "the version")) == CNN_OK && version != VERSION)
+        s = cnn_fail(CNN_ERR_FORMAT, "%s: offset 8: version %u, this library reads version %u",
+                     path, version, VERSION);
+    if (s == CNN_OK) s = take(&r, &count, 4, "the tensor count");
+    if (s == CNN_OK) {
+        memcpy(&stored, bytes + len - 4, 4);
+        uLong crc = crc32(0, NULL, 0);
+        for (size_t off = 0; off < len - 4; off += (1u << 30)) {
+            size_t m = len - 4 - off < (1u << 30) ? len - 4 - off : (1u << 30);
+            crc = crc32(crc, bytes + off, (uInt)m);
+        }
+        r.len = len - 4;
+        if ((uint32_t)crc != stored)
+            s = cnn_fail(CNN_ERR_FORMAT,
+                         "%s: checksum mismatch (stored %08x, computed %08x): the file is corrupt "
+                         "or truncated",
+                         path, stored, (uint32_t)crc);
+    }
+    for (uint32_t i = 0; i < count && s == CNN_OK; i++) {
+        size_t at = r.off;
+        uint16_t nlen;
+        uint8_t kind, ndim;
+        uint32_t dims[4];
+        char name[1024];
+        if ((s = take(&r, &nlen, 2, "a tensor name length")) ||
+            (s = take(&r, name, nlen, "a tensor name")))
+            break;
+        name[nlen < sizeof name ? nlen : sizeof name - 1] = 0;
+        if ((s = take(&r, &kind, 1, "a tensor kind")) || (s = take(&r, &ndim, 1, "a tensor rank")))
+            break;
+        if (ndim < 1 || ndim > 4 || kind > 2) {
+            s = cnn_fail(CNN_ERR_FORMAT, "%s: offset %zu: tensor '%s': bad rank %u or kind %u", path,
+                         at, name, ndim, kind);
+            break;
+        }
+        if ((s = take(&r, dims, 4u * ndim, "tensor dimensions"))) break;
+        size_t elems = 1;
+        for (int m = 0; m < ndim && s == CNN_OK; m++)
+            if (!cnn_mul_size(elems, dims[m], &elems) || elems > len)
+                s = cnn_fail(CNN_ERR_FORMAT,
+                             "%s: offset %zu: tensor '%s' declares more values than the file holds",
+                             path, at, name);
+        if (s == CNN_OK && elems * 4 > r.len - r.off)
+            s = cnn_fail(CNN_ERR_FORMAT,
+                         "%s: truncated: tensor '%s' needs %zu bytes at offset %zu, %zu left", path,
+                         name, elems * 4, r.off, r.len - r.off);
+        if (s != CNN_OK) break;
+        const unsigned char *data = bytes + r.off;
+        r.off += elems * 4;
+        if (kind != 2) continue;
+        for (int j = 0; j < n_slots; j++) {
+            if (strcmp(slots[j].name, name)) continue;
+            if (ndim != 1 || dims[0] != slots[j].words) {
+                s = cnn_fail(CNN_ERR_FORMAT,
+                             "%s: tensor '%s' at offset %zu has %zu values, expected %u", path,
+                             name, at, elems, slots[j].words);
+                break;
+            }
+            memcpy(slots[j].data, data, elems * 4);
+            slots[j].found = 1;
+        }
+    }
+    for (int j = 0; j < n_slots && s == CNN_OK; j++)
+        if (!slots[j].found && !slots[j].optional)
+            s = cnn_fail(CNN_ERR_FORMAT, "%s: no tensor '%s' (not a checkpoint?)", path,
+                         slots[j].name);
     free(bytes);
     return s;
 }

@@ -129,6 +129,7 @@ cnn_status cnn_net_add_layer(cnn_net *net, cnn_opts *o, const char *type) {
     }
     cnn_status s = ops->configure ? ops->configure(l, o) : CNN_OK;
     if (s == CNN_OK) s = cnn_opts_check_unused(o);
+    else if (cnn_opts_misspelled(o) != CNN_OK) s = CNN_ERR_PARSE;
     if (s != CNN_OK) {
         free(l->opt);
         return s;
@@ -155,13 +156,14 @@ cnn_status cnn_net_build(cnn_net *net, uint64_t seed) {
             return s;
         }
         size_t sz = cnn_shape_size(l->out);
-        if (l->out.c <= 0 || l->out.h <= 0 || l->out.w <= 0 || sz > ((size_t)1 << 31))
+        if (l->out.c <= 0 || l->out.h <= 0 || l->out.w <= 0 || sz > CNN_MAX_SAMPLE)
             return cnn_fail(CNN_ERR_SHAPE, "%s:%d: %s: output shape %dx%dx%d is empty or too large",
                             net->filename, l->line, l->name, l->out.c, l->out.h, l->out.w);
         if (!cnn_add_size(np, l->n_params, &np) || !cnn_add_size(nb, l->n_buffers, &nb) ||
-            np > ((size_t)1 << 32))
-            return cnn_fail(CNN_ERR_NOMEM, "%s:%d: %s: too many parameters", net->filename,
-                            l->line, l->name);
+            np > CNN_MAX_PARAMS || nb > CNN_MAX_PARAMS)
+            return cnn_fail(CNN_ERR_NOMEM,
+                            "%s:%d: %s: the net would have more than %zu parameters (the limit)",
+                            net->filename, l->line, l->name, (size_t)CNN_MAX_PARAMS);
     }
     net->params = cnn_alloc_floats(np);
     net->grads = cnn_alloc_floats(np);
@@ -190,27 +192,36 @@ cnn_status cnn_net_build(cnn_net *net, uint64_t seed) {
 
 /* ---- memory plan ------------------------------------------------------- */
 
+/* total += count rounded up to 16 floats (64 bytes), as TAKE below lays the
+ * buffers out; false on overflow. */
+static bool add_buffer(size_t *total, size_t count) {
+    size_t r;
+    return cnn_add_size(count, 15, &r) && cnn_add_size(*total, r & ~(size_t)15, total);
+}
+
 /* Size every buffer for a batch of n: activations and their gradients, the
  * state each layer keeps for backward, one shared scratch, the input
  * gradient and the fan-out sums. One allocation. */
 static cnn_status plan(cnn_net *net, int n) {
     int threads = omp_get_max_threads();
-    size_t total = 0, scratch = 0, fanout = 0, sz;
-    size_t in_size = cnn_shape_size(net->in_shape) * (size_t)n;
-    for (int i = 0; i < net->n_layers; i++) {
+    size_t total = 0, scratch = 0, fanout = 0, in_size, out, fo, sz;
+    bool ok = cnn_mul_size(cnn_shape_size(net->in_shape), (size_t)n, &in_size);
+    for (int i = 0; i < net->n_layers && ok; i++) {
         cnn_layer *l = &net->layers[i];
-        size_t out = cnn_shape_size(l->out) * (size_t)n, st = 0, sc = 0, fo = 0;
+        size_t st = 0, sc = 0;
         if (l->ops->state_size) st = l->ops->state_size(l, n);
         if (l->ops->scratch_size) sc = l->ops->scratch_size(l, n, threads);
-        for (int j = 0; j < l->n_in; j++) fo += cnn_shape_size(l->in[j]) * (size_t)n;
+        fo = 0;
+        for (int j = 0; j < l->n_in && ok; j++)
+            ok = cnn_mul_size(cnn_shape_size(l->in[j]), (size_t)n, &sz) && add_buffer(&fo, sz);
         if (sc > scratch) scratch = sc;
         if (fo > fanout) fanout = fo;
-        if (!cnn_mul_size(out, 2, &sz) || !cnn_add_size(sz, st + 16, &sz) ||
-            !cnn_add_size(total, sz, &total))
-            return cnn_fail(CNN_ERR_NOMEM, "%s: batch %d is too large", net->filename, n);
+        ok = ok && cnn_mul_size(cnn_shape_size(l->out), (size_t)n, &out) &&
+             add_buffer(&total, out) && add_buffer(&total, out) && add_buffer(&total, st);
     }
-    if (!cnn_add_size(total, scratch + fanout + in_size + 64, &total) ||
-        total > ((size_t)1 << 36) / sizeof(float))
+    ok = ok && add_buffer(&total, scratch) && add_buffer(&total, fanout) &&
+         add_buffer(&total, in_size);
+    if (!ok || total > CNN_MAX_PLAN_BYTES / sizeof(float))
         return cnn_fail(CNN_ERR_NOMEM, "%s: batch %d needs too much memory", net->filename, n);
     unplan(net);
     float *p = cnn_alloc_floats(total);

@@ -20,4 +20,27 @@ cnn_rng *cnn_net_rng(cnn_net *net);
 /* Compute the input gradient in backward (default on; the trainer turns it off). */
 void cnn_net_set_input_grad(cnn_net *net, int on);
 
+/* Extra state stored with the weights as kind-2 tensors (checkpoints): a
+ * rank-1 tensor of `words` raw 32-bit little-endian words, which weight
+ * loading skips. The meaning of the words is the writer's (see
+ * src/train/checkpoint.c). */
+typedef struct {
+    const char *name;
+    const void *data;
+    uint32_t words;
+} cnn_extra_tensor;
+cnn_status cnn_net_save_weights_extra(const cnn_net *net, const char *path,
+                                      const cnn_extra_tensor *extra, int n_extra);
+
+/* Read named kind-2 tensors of a weights file into slots (each must have
+ * exactly `words` words); a missing one that is not optional is an error. */
+typedef struct {
+    const char *name;
+    void *data;
+    uint32_t words;
+    int optional;
+    int found; /* set by the reader */
+} cnn_extra_slot;
+cnn_status cnn_weights_read_extra(const char *path, cnn_extra_slot *slots, int n_slots);
+
 #endif

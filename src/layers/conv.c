@@ -25,16 +25,20 @@ static cnn_status conv_configure(cnn_layer *l, cnn_opts *o) {
     conv_opt *p = l->opt;
     cnn_status s;
     if ((s = cnn_opt_int(o, "filters", 0, 1, 1 << 20, &p->filters)) != CNN_OK) return s;
-    if (p->filters == 0)
-        return cnn_fail(CNN_ERR_PARSE, "%s:%d: conv: missing option 'filters'", o->file, o->line);
     if ((s = cnn_opt_pair(o, "kernel", 0, 1, CONV_MAX_DIM, &p->kh, &p->kw)) != CNN_OK) return s;
-    if (p->kh == 0)
-        return cnn_fail(CNN_ERR_PARSE, "%s:%d: conv: missing option 'kernel'", o->file, o->line);
     if ((s = cnn_opt_pair(o, "stride", 1, 1, CONV_MAX_DIM, &p->sh, &p->sw)) != CNN_OK) return s;
     if ((s = cnn_opt_pair(o, "padding", 0, 0, CONV_MAX_DIM, &p->ph, &p->pw)) != CNN_OK) return s;
     if ((s = cnn_opt_pair(o, "dilation", 1, 1, CONV_MAX_DIM, &p->dh, &p->dw)) != CNN_OK) return s;
     if ((s = cnn_opt_int(o, "groups", 1, 1, 1 << 20, &p->groups)) != CNN_OK) return s;
-    return cnn_opt_bool(o, "bias", 1, &p->bias);
+    if ((s = cnn_opt_bool(o, "bias", 1, &p->bias)) != CNN_OK) return s;
+    /* Every key read first: a misspelled key ('kernal') is reported as unknown,
+     * with the full list of known ones, rather than as the option it misses. */
+    if ((s = cnn_opts_check_unused(o)) != CNN_OK) return s;
+    if (p->filters == 0)
+        return cnn_fail(CNN_ERR_PARSE, "%s:%d: conv: missing option 'filters'", o->file, o->line);
+    if (p->kh == 0)
+        return cnn_fail(CNN_ERR_PARSE, "%s:%d: conv: missing option 'kernel'", o->file, o->line);
+    return CNN_OK;
 }
 
 /* The kernel geometry for the layer's input. */

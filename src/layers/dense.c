@@ -17,11 +17,14 @@ typedef struct {
 
 static cnn_status dense_configure(cnn_layer *l, cnn_opts *o) {
     dense_opt *opt = l->opt;
-    cnn_status st = cnn_opt_int(o, "units", 0, 1, INT_MAX, &opt->units);
-    if (st != CNN_OK) return st;
+    cnn_status st;
+    if ((st = cnn_opt_int(o, "units", 0, 1, INT_MAX, &opt->units)) != CNN_OK ||
+        (st = cnn_opt_bool(o, "bias", 1, &opt->bias)) != CNN_OK ||
+        (st = cnn_opts_check_unused(o)) != CNN_OK) /* a typo is unknown, not missing */
+        return st;
     if (opt->units == 0)
         return cnn_fail(CNN_ERR_PARSE, "%s:%d: dense: missing option 'units'", o->file, o->line);
-    return cnn_opt_bool(o, "bias", 1, &opt->bias);
+    return CNN_OK;
 }
 
 /* Input features F = C*H*W. */

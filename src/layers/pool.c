@@ -26,26 +26,29 @@ static cnn_status pool_configure(cnn_layer *l, cnn_opts *o, int is_max) {
     const char *type = is_max ? "maxpool" : "avgpool";
     cnn_status s;
     if ((s = cnn_opt_pair(o, "kernel", 0, 1, POOL_MAX_DIM, &p->kh, &p->kw)) != CNN_OK) return s;
-    if (p->kh == 0)
-        return cnn_fail(CNN_ERR_PARSE, "%s:%d: %s: missing option 'kernel'", o->file, o->line,
-                        type);
     if ((s = cnn_opt_pair(o, "stride", 0, 1, POOL_MAX_DIM, &p->sh, &p->sw)) != CNN_OK) return s;
-    if (p->sh == 0) {
-        p->sh = p->kh;
-        p->sw = p->kw;
-    }
     if ((s = cnn_opt_pair(o, "padding", 0, 0, POOL_MAX_DIM, &p->ph, &p->pw)) != CNN_OK) return s;
-    if (p->ph > p->kh / 2 || p->pw > p->kw / 2)
-        return cnn_fail(CNN_ERR_PARSE,
-                        "%s:%d: %s: padding %dx%d is more than half the kernel %dx%d (torch "
-                        "requires padding <= kernel/2)",
-                        o->file, o->line, type, p->ph, p->pw, p->kh, p->kw);
     p->dh = p->dw = 1;
     if (is_max && (s = cnn_opt_pair(o, "dilation", 1, 1, POOL_MAX_DIM, &p->dh, &p->dw)) != CNN_OK)
         return s;
     if ((s = cnn_opt_bool(o, "ceil_mode", 0, &p->ceil_mode)) != CNN_OK) return s;
     if (!is_max && (s = cnn_opt_bool(o, "count_include_pad", 1, &p->count_include_pad)) != CNN_OK)
         return s;
+    /* Every key read first: a misspelled key is reported as unknown, not as
+     * the option it misses. */
+    if ((s = cnn_opts_check_unused(o)) != CNN_OK) return s;
+    if (p->kh == 0)
+        return cnn_fail(CNN_ERR_PARSE, "%s:%d: %s: missing option 'kernel'", o->file, o->line,
+                        type);
+    if (p->sh == 0) {
+        p->sh = p->kh;
+        p->sw = p->kw;
+    }
+    if (p->ph > p->kh / 2 || p->pw > p->kw / 2)
+        return cnn_fail(CNN_ERR_PARSE,
+                        "%s:%d: %s: padding %dx%d is more than half the kernel %dx%d (torch "
+                        "requires padding <= kernel/2)",
+                        o->file, o->line, type, p->ph, p->pw, p->kh, p->kw);
     return CNN_OK;
 }
 

@@ -38,6 +38,9 @@ static void free_case(golden_case *c) {
     free_array(&c->dy);
     free_array(&c->dx);
     free_array(&c->grads);
+    free_array(&c->buffers);
+    free_array(&c->buffers_after);
+    free_array(&c->y_eval);
     free(c->labels);
     memset(c, 0, sizeof *c);
 }
@@ -106,6 +109,10 @@ static int finish_case(reader *r, golden_case *c) {
     } else {
         return fail(r, "case %s: unknown mode '%s'", c->name, c->mode);
     }
+    if (c->buffers_after.present && (!c->buffers.present || c->buffers_after.n != c->buffers.n))
+        return fail(r, "case %s: buffers_after must match buffers", c->name);
+    if (c->y_eval.present && (!c->y.present || c->y_eval.n != c->y.n))
+        return fail(r, "case %s: y_eval must match y", c->name);
     if (c->params.n && (!strcmp(c->mode, "layer") || !strcmp(c->mode, "ce")) &&
         (!c->grads.present || c->grads.n != c->params.n))
         return fail(r, "case %s: grads must match params", c->name);
@@ -151,13 +158,16 @@ static int parse_line(reader *r, golden_case *c, char *key, char *rest) {
         }
         return 0;
     }
-    golden_array *a = !strcmp(key, "x")        ? &c->x
-                      : !strcmp(key, "params") ? &c->params
-                      : !strcmp(key, "y")      ? &c->y
-                      : !strcmp(key, "dy")     ? &c->dy
-                      : !strcmp(key, "dx")     ? &c->dx
-                      : !strcmp(key, "grads")  ? &c->grads
-                                               : NULL;
+    golden_array *a = !strcmp(key, "x")               ? &c->x
+                      : !strcmp(key, "params")        ? &c->params
+                      : !strcmp(key, "y")             ? &c->y
+                      : !strcmp(key, "dy")            ? &c->dy
+                      : !strcmp(key, "dx")            ? &c->dx
+                      : !strcmp(key, "grads")         ? &c->grads
+                      : !strcmp(key, "buffers")       ? &c->buffers
+                      : !strcmp(key, "buffers_after") ? &c->buffers_after
+                      : !strcmp(key, "y_eval")        ? &c->y_eval
+                                                      : NULL;
     if (!a) return fail(r, "unknown key '%s'", key);
     return parse_array(r, key, rest, a);
 }

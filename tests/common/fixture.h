@@ -7,6 +7,11 @@
  *   x|params|y|dy|dx|grads COUNT v... / labels COUNT i... / smoothing S /
  *   loss L / correct K / end
  *
+ * and, for layers with running statistics (batchnorm):
+ *   buffers COUNT v...        the buffers block to load (state_dict buffers in order)
+ *   buffers_after COUNT v...  the buffers after one training forward pass
+ *   y_eval COUNT v...         the output of an eval forward pass, where it differs from y
+ *
  * '#' lines are comments. Arrays that a case does not carry have present == 0. */
 #ifndef TESTS_FIXTURE_H
 #define TESTS_FIXTURE_H
@@ -27,6 +32,7 @@ typedef struct {
     int n;       /* batch */
     char mode[16];
     golden_array x, params, y, dy, dx, grads;
+    golden_array buffers, buffers_after, y_eval;
     int n_labels;
     uint8_t *labels;
     int has_loss, has_correct, correct;

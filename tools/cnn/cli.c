@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 int cli_error(const char *verb, const char *fmt, ...) {
@@ -43,7 +44,56 @@ static void find_file(const char *dir, const char *base, char *out, size_t len) 
     snprintf(out, len, "%s/%s", dir, base); /* report the plain name as missing */
 }
 
-cnn_status cli_load_split(const char *dir, int train, cnn_dataset *ds) {
+static int exists(const char *dir, const char *name) {
+    char p[4096];
+    snprintf(p, sizeof p, "%s/%s", dir, name);
+    return access(p, R_OK) == 0;
+}
+
+static int is_dir(const char *dir, const char *name) {
+    char p[4096];
+    struct stat st;
+    snprintf(p, sizeof p, "%s/%s", dir, name);
+    return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+const char *cli_data_format(const char *dir) {
+    if (exists(dir, "train-images-idx3-ubyte") || exists(dir, "train-images-idx3-ubyte.gz") ||
+        exists(dir, "t10k-images-idx3-ubyte") || exists(dir, "t10k-images-idx3-ubyte.gz"))
+        return "idx";
+    if (exists(dir, "data_batch_1.bin") || exists(dir, "test_batch.bin")) return "cifar10";
+    if (exists(dir, "train.bin") || exists(dir, "test.bin")) return "cifar100";
+    if (is_dir(dir, "train") || is_dir(dir, "test")) return "folder";
+    return "idx"; /* reported as missing IDX files */
+}
+
+cnn_status cli_load_split(const char *dir, int train, const cnn_net *net, cnn_dataset *ds) {
+    const char *fmt = cli_data_format(dir);
+    if (!strcmp(fmt, "cifar10")) {
+        char names[5][4096];
+        const char *paths[5];
+        int n = train ? 5 : 1;
+        for (int i = 0; i < n; i++) {
+            if (train) snprintf(names[i], sizeof names[i], "%s/data_batch_%d.bin", dir, i + 1);
+            else snprintf(names[i], sizeof names[i], "%s/test_batch.bin", dir);
+            paths[i] = names[i];
+        }
+        return cnn_dataset_load_cifar(ds, paths, n, 0);
+    }
+    if (!strcmp(fmt, "cifar100")) {
+        char name[4096];
+        snprintf(name, sizeof name, "%s/%s", dir, train ? "train.bin" : "test.bin");
+        const char *paths[1] = {name};
+        return cnn_dataset_load_cifar(ds, paths, 1, 1);
+    }
+    if (!strcmp(fmt, "folder")) {
+        char sub[4096];
+        int c, h, w;
+        snprintf(sub, sizeof sub, "%s/%s", dir, train ? "train" : "test");
+        if (!net) return cnn_fail(CNN_ERR_ARG, "%s: an image folder needs a model's input size", sub);
+        cnn_net_input_shape(net, &c, &h, &w);
+        return cnn_dataset_load_folder(ds, sub, c, h, w, NULL);
+    }
     char images[4096], labels[4096];
     find_file(dir, train ? "train-images-idx3-ubyte" : "t10k-images-idx3-ubyte", images,
               sizeof images);

@@ -19,8 +19,14 @@ int cli_lib_error(const char *verb);
 /* Parse an integer or float flag value; on error print and return non-zero. */
 int cli_int(const char *verb, const char *flag, const char *v, int lo, int hi, int *out);
 
-/* Train/test IDX files in a folder: train-images-idx3-ubyte[.gz] etc. */
-cnn_status cli_load_split(const char *dir, int train, cnn_dataset *ds);
+/* The training or test split of a data folder, in whichever format it holds:
+ *   idx       train-images-idx3-ubyte[.gz], train-labels-..., t10k-...
+ *   cifar10   data_batch_1.bin .. data_batch_5.bin, test_batch.bin
+ *   cifar100  train.bin, test.bin
+ *   folder    train/CLASS/IMAGE.png or .jpg, test/CLASS/... (sized to net's input)
+ * net may be NULL except for image folders. */
+cnn_status cli_load_split(const char *dir, int train, const cnn_net *net, cnn_dataset *ds);
+const char *cli_data_format(const char *dir);
 /* Load a model file and, if given, a weights file. */
 cnn_status cli_load_net(const char *model, const char *weights, cnn_net **net);
 /* Apply "--key value" training overrides (key as in the model file's train
@@ -29,12 +35,14 @@ cnn_status cli_train_override(cnn_train_config *cfg, const char *key, const char
 
 /* Progress output: a live bar on a terminal, plain lines otherwise. */
 int cli_progress(const cnn_progress *p, void *user);
-void cli_epoch(int epoch, float train_loss, float train_acc, float test_loss, float test_acc,
-               void *user);
+int cli_epoch(const cnn_epoch_stats *e, void *user);
 
 int cmd_train(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
 int cmd_predict(int argc, char **argv);
 int cmd_info(int argc, char **argv);
+int cmd_infer(int argc, char **argv);
+int cmd_convert(int argc, char **argv);
+int cmd_report(int argc, char **argv);
 
 #endif

@@ -6,8 +6,9 @@
 static const char help[] = "usage: cnn eval MODEL --weights FILE --data DIR [--batch N] "
                            "[--threads N]\n"
                            "\n"
-                           "Evaluate MODEL with the given weights on the test set in DIR\n"
-                           "(t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte; raw or .gz).\n";
+                           "Evaluate MODEL with the given weights on the test set in DIR (IDX,\n"
+                           "CIFAR or image folders, as cnn train): loss, top-1 and top-5\n"
+                           "accuracy, per-class precision and recall, confusion matrix.\n";
 
 int cmd_eval(int argc, char **argv) {
     const char *model = NULL, *weights = NULL, *data = NULL;
@@ -41,12 +42,19 @@ int cmd_eval(int argc, char **argv) {
     cnn_net *net;
     cnn_dataset test = {0};
     if (cli_load_net(model, weights, &net) != CNN_OK) return cli_lib_error("eval");
-    float loss, acc;
+    cnn_metrics m;
     rc = 0;
-    if (cli_load_split(data, 0, &test) != CNN_OK ||
-        cnn_evaluate(net, &test, batch, &loss, &acc) != CNN_OK)
+    if (cli_load_split(data, 0, net, &test) != CNN_OK ||
+        cnn_evaluate_metrics(net, &test, batch, &m, NULL, NULL) != CNN_OK) {
         rc = cli_lib_error("eval");
-    else printf("test images: %d\ntest loss: %.4f\ntest accuracy: %.2f%%\n", test.n, loss, 100 * acc);
+    } else {
+        cnn_metrics_print(&m, stdout);
+        printf("\ntest images: %d\ntest loss: %.4f\ntest top-5 accuracy: %.2f%%\n"
+               "test accuracy: %.2f%%\n",
+               test.n, cnn_metrics_loss(&m), 100 * cnn_metrics_top5(&m),
+               100 * cnn_metrics_top1(&m));
+        cnn_metrics_free(&m);
+    }
     cnn_dataset_free(&test);
     cnn_net_free(net);
     return rc;

@@ -79,7 +79,7 @@ int cmd_predict(int argc, char **argv) {
     if (!rc && data) {
         cnn_dataset test = {0};
         uint8_t label;
-        if (cli_load_split(data, 0, &test) != CNN_OK) rc = cli_lib_error("predict");
+        if (cli_load_split(data, 0, net, &test) != CNN_OK) rc = cli_lib_error("predict");
         else if (index >= test.n)
             rc = cli_error("predict", "--index %d: the test set has %d images", index, test.n);
         else {

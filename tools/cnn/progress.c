@@ -44,14 +44,18 @@ int cli_progress(const cnn_progress *p, void *user) {
     return 0;
 }
 
-void cli_epoch(int epoch, float train_loss, float train_acc, float test_loss, float test_acc,
-               void *user) {
-    const double *start = user;
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    double t = ts.tv_sec + ts.tv_nsec * 1e-9 - (start ? *start : 0);
+int cli_epoch(const cnn_epoch_stats *e, void *user) {
+    (void)user;
     if (isatty(STDOUT_FILENO)) printf("\r\033[K");
-    printf("epoch %d: train loss %.4f acc %.2f%% | test loss %.4f acc %.2f%% | %.1f s\n", epoch,
-           train_loss, 100 * train_acc, test_loss, 100 * test_acc, t);
+    printf("epoch %d: train loss %.4f acc %.2f%%", e->epoch, e->train_loss, 100 * e->train_acc);
+    if (e->has_val)
+        printf(" | val loss %.4f acc %.2f%%%s", e->val_loss, 100 * e->val_acc,
+               e->improved ? " (best)" : "");
+    if (e->has_test) printf(" | test loss %.4f acc %.2f%%", e->test_loss, 100 * e->test_acc);
+    printf(" | %.1f s\n", e->elapsed_s);
+    if (e->stopping)
+        printf("early stopping: no better validation accuracy for %d epochs after epoch %d\n",
+               e->epoch - e->best_epoch, e->best_epoch);
     fflush(stdout);
+    return 0;
 }

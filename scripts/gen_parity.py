@@ -1,0 +1,327 @@
+#!/usr/bin/python3
+"""gen_parity.py — ONNX parity fixtures: PyTorch models exported to ONNX with
+an input and PyTorch's output, for tests/test_onnx_parity.c (docs/onnx.md).
+
+Run with Debian's python3-torch 1.13 + torchvision 0.14 + python3-onnx:
+
+    /usr/bin/python3 scripts/gen_parity.py small tests/parity   # the committed fixtures
+    /usr/bin/python3 scripts/gen_parity.py full build/parity     # torchvision, generated
+
+Every model gets random weights (seeded), random non-trivial batch-norm running
+statistics, eval mode, and is exported at opsets 11 and 17. A case is a folder
+NAME/ with model.onnx, x.f32 (input, raw little-endian float32 NCHW) and
+y.f32 (PyTorch's output), listed in cases.txt as
+
+    eval NAME N C H W OUTPUTS
+
+Training cases (`full` only) export in training mode and add labels.u8,
+loss.f32 and one grad file per parameter (grads.txt: name count file):
+
+    train NAME N C H W OUTPUTS
+
+The C test checks max|ours - torch| <= 1e-4 * max(1, max|torch|), and for
+training the loss and every parameter gradient to relative error 1e-4.
+"""
+import io
+import os
+import sys
+
+import numpy as np
+import onnx
+import torch
+import torch.nn as nn
+import torchvision
+from onnx import helper, TensorProto
+
+SEED = 20261125
+
+
+def randomize(model, gen):
+    """Random weights (uniform, scaled by fan-in) and batch-norm statistics."""
+    with torch.no_grad():
+        for m in model.modules():
+            if isinstance(m, (nn.Conv2d, nn.Linear)):
+                fan_in = m.weight[0].numel()
+                bound = (3.0 / fan_in) ** 0.5
+                m.weight.copy_((torch.rand(m.weight.shape, generator=gen) * 2 - 1) * bound)
+                if m.bias is not None:
+                    m.bias.copy_((torch.rand(m.bias.shape, generator=gen) * 2 - 1) * 0.1)
+            elif isinstance(m, nn.BatchNorm2d):
+                c = m.num_features
+                m.weight.copy_(torch.rand(c, generator=gen) + 0.5)
+                m.bias.copy_(torch.rand(c, generator=gen) - 0.5)
+                m.running_mean.copy_((torch.rand(c, generator=gen) - 0.5) * 0.4)
+                m.running_var.copy_(torch.rand(c, generator=gen) + 0.5)
+    return model
+
+
+def export(model, x, opset, training=False):
+    f = io.BytesIO()
+    torch.onnx.export(
+        model, x, f, opset_version=opset, input_names=["x"], output_names=["y"],
+        training=torch.onnx.TrainingMode.TRAINING if training else torch.onnx.TrainingMode.EVAL,
+        do_constant_folding=not training)
+    return f.getvalue()
+
+
+def write_case(out, name, onnx_bytes, x, y, index, kind="eval"):
+    d = os.path.join(out, name)
+    os.makedirs(d, exist_ok=True)
+    with open(os.path.join(d, "model.onnx"), "wb") as f:
+        f.write(onnx_bytes)
+    x.detach().numpy().astype("<f4").tofile(os.path.join(d, "x.f32"))
+    y.detach().numpy().astype("<f4").tofile(os.path.join(d, "y.f32"))
+    n, c, h, w = x.shape
+    index.append(f"{kind} {name} {n} {c} {h} {w} {y[0].numel()}")
+    print(f"{kind} {name}: {len(onnx_bytes) / 1e6:.2f} MB, max|y| {y.abs().max():.4g}", flush=True)
+
+
+def eval_case(out, name, model, shape, index, opsets=(11, 17)):
+    gen = torch.Generator().manual_seed(SEED + sum(map(ord, name)))
+    randomize(model, gen).eval()
+    x = torch.randn(*shape, generator=gen)
+    with torch.no_grad():
+        y = model(x)
+    for opset in opsets:
+        write_case(out, f"{name}_op{opset}", export(model, x, opset), x, y, index)
+
+
+def train_case(out, name, model, shape, classes, index, opset=17):
+    """One training step: loss and parameter gradients of CrossEntropyLoss on logits."""
+    gen = torch.Generator().manual_seed(SEED + sum(map(ord, name)))
+    randomize(model, gen)
+    x = torch.randn(*shape, generator=gen)
+    labels = torch.randint(0, classes, (shape[0],), generator=gen)
+    model.train()
+    onnx_bytes = export(model, x, opset, training=True)  # exporting runs no update
+    randomize(model, torch.Generator().manual_seed(SEED + sum(map(ord, name))))
+    model.train()
+    model.zero_grad()
+    logits = model(x)
+    loss = nn.functional.cross_entropy(logits, labels)
+    loss.backward()
+    d = os.path.join(out, f"{name}_train")
+    write_case(out, f"{name}_train", onnx_bytes, x, logits, index, kind="train")
+    labels.numpy().astype("u1").tofile(os.path.join(d, "labels.u8"))
+    np.array([loss.item()], dtype="<f4").tofile(os.path.join(d, "loss.f32"))
+    with open(os.path.join(d, "grads.txt"), "w") as f:
+        for i, (pname, p) in enumerate(model.named_parameters()):
+            fn = f"grad{i}.f32"
+            p.grad.numpy().astype("<f4").tofile(os.path.join(d, fn))
+            f.write(f"{pname} {p.numel()} {fn}\n")
+
+
+# ---- hand-written models --------------------------------------------------
+
+class ConvMix(nn.Module):
+    """Strides, padding, dilation, groups, depthwise, rectangular kernels,
+    LeakyReLU / ELU / Sigmoid / Tanh, ceil-mode pooling, batch norm."""
+
+    def __init__(self):
+        super().__init__()
+        self.f = nn.Sequential(
+            nn.Conv2d(3, 8, 3, padding=1), nn.BatchNorm2d(8), nn.ReLU(),
+            nn.Conv2d(8, 16, 3, stride=2, padding=1, groups=2), nn.LeakyReLU(0.1),
+            nn.Conv2d(16, 16, 3, padding=2, dilation=2, groups=16), nn.ELU(0.7),
+            nn.MaxPool2d(3, 2, padding=1, ceil_mode=True),
+            nn.Conv2d(16, 12, (3, 5), stride=(2, 1), padding=(1, 2), bias=False), nn.BatchNorm2d(12),
+            nn.Sigmoid(),
+            nn.AvgPool2d(2, ceil_mode=True), nn.Tanh(),
+            nn.Conv2d(12, 10, 1), nn.MaxPool2d(2, 1, dilation=2))
+
+    def forward(self, x):
+        return torch.flatten(self.f(x), 1)
+
+
+class LeNet5(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.f = nn.Sequential(nn.Conv2d(1, 6, 5, padding=2), nn.Tanh(), nn.AvgPool2d(2),
+                               nn.Conv2d(6, 16, 5), nn.Sigmoid(), nn.MaxPool2d(2))
+        self.c = nn.Sequential(nn.Linear(400, 120), nn.ReLU(), nn.Dropout(0.3), nn.Linear(120, 84),
+                               nn.ReLU(), nn.Linear(84, 10))
+
+    def forward(self, x):
+        return self.c(torch.flatten(self.f(x), 1))
+
+
+class NormNet(nn.Module):
+    """torchvision-style input normalisation (Sub/Div by per-channel constants),
+    Mul/Add by constants, ReLU6 (Clip), a view() flatten, MatMul, Softmax."""
+
+    def __init__(self):
+        super().__init__()
+        self.register_buffer("mean", torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1))
+        self.register_buffer("std", torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1))
+        self.conv = nn.Conv2d(3, 6, 3, stride=2)
+        self.bn = nn.BatchNorm2d(6)
+        self.w = nn.Parameter(torch.randn(6 * 7 * 7, 5) * 0.05)
+        self.b = nn.Parameter(torch.randn(5) * 0.1)
+
+    def forward(self, x):
+        x = (x - self.mean) / self.std
+        x = nn.functional.relu6(self.bn(self.conv(x)) * 3.0 + 0.5)
+        x = x.reshape(-1, 6 * 7 * 7)
+        return torch.softmax(torch.matmul(x, self.w) + self.b, dim=1)
+
+
+class AvgPad(nn.Module):
+    """Average pooling with padding, with and without count_include_pad."""
+
+    def __init__(self):
+        super().__init__()
+        self.c1 = nn.Conv2d(2, 4, 3)
+        self.p1 = nn.AvgPool2d(3, 2, padding=1)
+        self.p2 = nn.AvgPool2d(3, 1, padding=1, count_include_pad=False)
+
+    def forward(self, x):
+        return torch.flatten(self.p2(torch.relu(self.p1(self.c1(x)))), 1)
+
+
+def lrn_case(out, index):
+    """LRN: PyTorch 1.13 exports nn.LocalResponseNorm as a subgraph of
+    primitive ops, not as ONNX LRN; so the graph is written with onnx.helper,
+    with the weights of a PyTorch model that computes the reference."""
+    gen = torch.Generator().manual_seed(SEED + 7)
+    conv = randomize(nn.Conv2d(3, 8, 3, padding=1), gen)
+    lrn = nn.LocalResponseNorm(5, alpha=1e-3, beta=0.75, k=2.0)
+    x = torch.randn(2, 3, 9, 9, generator=gen)
+    with torch.no_grad():
+        y = torch.relu(lrn(conv(x)))
+    for opset in (11, 17):
+        init = [helper.make_tensor("conv.weight", TensorProto.FLOAT, conv.weight.shape,
+                                   conv.weight.detach().numpy().ravel().tolist()),
+                helper.make_tensor("conv.bias", TensorProto.FLOAT, conv.bias.shape,
+                                   conv.bias.detach().numpy().ravel().tolist())]
+        nodes = [helper.make_node("Conv", ["x", "conv.weight", "conv.bias"], ["c"], name="conv",
+                                  pads=[1, 1, 1, 1], kernel_shape=[3, 3]),
+                 helper.make_node("LRN", ["c"], ["l"], name="lrn", size=5, alpha=1e-3, beta=0.75,
+                                  bias=2.0),
+                 helper.make_node("Relu", ["l"], ["y"], name="relu")]
+        g = helper.make_graph(nodes, "lrn", [helper.make_tensor_value_info("x", TensorProto.FLOAT,
+                                                                            [2, 3, 9, 9])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2, 8, 9, 9])],
+                              init)
+        m = helper.make_model(g, opset_imports=[helper.make_opsetid("", opset)])
+        onnx.checker.check_model(m)
+        write_case(out, f"lrn_op{opset}", m.SerializeToString(), x, y, index)
+
+
+def refusal_cases(out):
+    """Graphs the importer must refuse, each with the words its message must
+    contain: refuse/NAME.onnx, listed in refuse/cases.txt as NAME|words."""
+    d = os.path.join(out, "refuse")
+    os.makedirs(d, exist_ok=True)
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 2, 4, 4])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, None)
+
+    def w(name, shape, vals=None):
+        n = int(np.prod(shape))
+        return helper.make_tensor(name, TensorProto.FLOAT, shape,
+                                  vals if vals is not None else [0.1 * (i % 7) for i in range(n)])
+
+    def model(nodes, inits=(), opset=17, inp=x):
+        g = helper.make_graph(nodes, "g", [inp], [y], list(inits))
+        return helper.make_model(g, opset_imports=[helper.make_opsetid("", opset)])
+
+    conv = lambda **kw: helper.make_node("Conv", ["x", "w"], ["c"], name="myconv", **kw)
+    flat = helper.make_node("Flatten", ["x"], ["f"], name="flat")
+    cases = {
+        "unsupported_op": (model([helper.make_node("GlobalMaxPool", ["x"], ["y"], name="gmp")]),
+                           "node 'gmp' (GlobalMaxPool): operator GlobalMaxPool is not supported"),
+        "gemm_transA": (model([flat, helper.make_node("Gemm", ["f", "b"], ["y"], name="fc", transA=1)],
+                              [w("b", [32, 3])]), "node 'fc' (Gemm): transA=1 is not supported"),
+        "asym_pads": (model([helper.make_node("Conv", ["x", "w"], ["y"], name="myconv",
+                                              pads=[0, 0, 1, 1])], [w("w", [3, 2, 3, 3])]),
+                      "node 'myconv' (Conv): asymmetric pads"),
+        "same_upper_odd": (model([helper.make_node("Conv", ["x", "w"], ["y"], name="myconv",
+                                                   auto_pad="SAME_UPPER", strides=[1, 1])],
+                                 [w("w", [3, 2, 2, 2])]), "node 'myconv' (Conv): auto_pad=SAME_UPPER"),
+        "reshape": (model([helper.make_node("Reshape", ["x", "s"], ["y"], name="rs")],
+                          [helper.make_tensor("s", TensorProto.INT64, [3], [1, 8, 4])]),
+                    "node 'rs' (Reshape): only a reshape to (N, -1)"),
+        "add_broadcast": (model([helper.make_node("Add", ["x", "k"], ["y"], name="plus")],
+                                [w("k", [1, 1, 4, 4])]),
+                          "node 'plus' (Add): the constant operand 'k' has 16 values"),
+        "div_by_tensor": (model([helper.make_node("Div", ["k", "x"], ["y"], name="inv")],
+                                [w("k", [1])]), "node 'inv' (Div): a constant divided by a tensor"),
+        "mul_two_tensors": (model([helper.make_node("Mul", ["x", "x"], ["y"], name="sq")]),
+                            "node 'sq' (Mul): of two computed tensors: only Add"),
+        "unknown_attr": (model([helper.make_node("Relu", ["x"], ["y"], name="r", foo=1)]),
+                         "node 'r' (Relu): attribute 'foo' is not supported"),
+        "maxpool_pad_layer": (model([helper.make_node("Pad", ["x", "p"], ["q"], name="pad"),
+                                     helper.make_node("MaxPool", ["q"], ["y"], name="mp",
+                                                      kernel_shape=[2, 2])],
+                                    [helper.make_tensor("p", TensorProto.INT64, [8],
+                                                        [0, 0, 1, 1, 0, 0, 1, 1])]),
+                              "node 'mp' (MaxPool): input 'q' comes from a Pad"),
+        "softmax_axis": (model([helper.make_node("Softmax", ["x"], ["y"], name="sm", axis=3)]),
+                         "node 'sm' (Softmax): axis=3"),
+        "opset_too_old": (model([helper.make_node("Relu", ["x"], ["y"], name="r")], opset=5),
+                          "opset 5 is not supported"),
+        "symbolic_dim": (model([helper.make_node("Relu", ["x"], ["y"], name="r")],
+                               inp=helper.make_tensor_value_info("x", TensorProto.FLOAT,
+                                                                 ["N", 3, "H", 8])),
+                         "dimension 2 is not a fixed size"),
+    }
+    ext = w("w", [3, 2, 3, 3])
+    ext.ClearField("float_data")
+    ext.data_location = TensorProto.EXTERNAL
+    e = ext.external_data.add()
+    e.key, e.value = "location", "weights.bin"
+    cases["external_data"] = (model([conv()], [ext]), "external data is refused")
+    short = w("w", [3, 2, 3, 3])
+    del short.float_data[17:]  # dims say 54 values, the data holds 17
+    cases["tensor_length"] = (model([conv()], [short]),
+                              "initializer 'w': its dims hold 54 values but its data has 17")
+    lines = []
+    for name, (m, words) in sorted(cases.items()):
+        with open(os.path.join(d, name + ".onnx"), "wb") as f:
+            f.write(m.SerializeToString())
+        lines.append(f"{name}|{words}")
+    with open(os.path.join(d, "cases.txt"), "w") as f:
+        f.write("\n".join(lines) + "\n")
+
+
+def small(out):
+    refusal_cases(out)
+    index = []
+    eval_case(out, "convmix", ConvMix(), (2, 3, 40, 37), index)
+    eval_case(out, "lenet5", LeNet5(), (2, 1, 28, 28), index)
+    eval_case(out, "normnet", NormNet(), (2, 3, 16, 16), index)
+    eval_case(out, "avgpad", AvgPad(), (2, 2, 12, 11), index)
+    lrn_case(out, index)
+    return index
+
+
+def full(out):
+    tv = torchvision.models
+    index = []
+    eval_case(out, "alexnet", tv.alexnet(), (2, 3, 224, 224), index)  # adaptive pool needs 6x6 features
+    eval_case(out, "vgg11", tv.vgg11(), (1, 3, 224, 224), index)      # adaptive pool needs 7x7 features
+    eval_case(out, "vgg16", tv.vgg16(), (1, 3, 224, 224), index)
+    eval_case(out, "resnet18", tv.resnet18(), (2, 3, 64, 64), index)
+    eval_case(out, "resnet34", tv.resnet34(), (2, 3, 64, 64), index)
+    eval_case(out, "googlenet", tv.googlenet(aux_logits=False, init_weights=True), (2, 3, 64, 64), index)
+    eval_case(out, "squeezenet1_0", tv.squeezenet1_0(), (2, 3, 64, 64), index)
+    eval_case(out, "squeezenet1_1", tv.squeezenet1_1(), (2, 3, 64, 64), index)
+    train_case(out, "resnet18", tv.resnet18(num_classes=10), (4, 3, 32, 32), 10, index)
+    train_case(out, "googlenet", tv.googlenet(num_classes=10, aux_logits=False, init_weights=True, dropout=0.0),
+               (4, 3, 32, 32), 10, index)
+    return index
+
+
+def main():
+    if len(sys.argv) != 3 or sys.argv[1] not in ("small", "full"):
+        sys.exit(__doc__)
+    torch.manual_seed(SEED)
+    torch.set_num_threads(2)
+    out = sys.argv[2]
+    os.makedirs(out, exist_ok=True)
+    index = small(out) if sys.argv[1] == "small" else full(out)
+    with open(os.path.join(out, "cases.txt"), "w") as f:
+        f.write("\n".join(index) + "\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,34 @@
+/* onnx_internal.h — shared by the two halves of the ONNX importer:
+ * onnx_load.c (protobuf decoding, tensors, attributes) and onnx_import.c
+ * (operators to layers). Needs the header protoc-c generates. */
+#ifndef CNN_ONNX_INTERNAL_H
+#define CNN_ONNX_INTERNAL_H
+
+#include "onnx.h"
+#include "onnx.pb-c.h"
+
+#define ONNX_MAX_DIMS 8
+
+/* A constant: an initializer or a Constant node's value, float32 or int64. */
+typedef struct {
+    int ndim;
+    int64_t dims[ONNX_MAX_DIMS];
+    size_t count;
+    int is_int;
+    float *f;   /* float32 data (is_int == 0) */
+    int64_t *i; /* int64 data (is_int == 1) */
+} onnx_tensor;
+
+cnn_status onnx_read(const char *path, Onnx__ModelProto **out);
+cnn_status onnx_tensor_decode(const Onnx__TensorProto *p, const char *path, const char *what,
+                              onnx_tensor **out);
+void onnx_tensor_free(onnx_tensor *t);
+
+const Onnx__AttributeProto *onnx_attr(const Onnx__NodeProto *n, const char *name);
+int64_t onnx_attr_int(const Onnx__NodeProto *n, const char *name, int64_t def);
+float onnx_attr_float(const Onnx__NodeProto *n, const char *name, float def);
+/* Copies up to max ints; returns the count, 0 if absent, -1 if more than max. */
+int onnx_attr_ints(const Onnx__NodeProto *n, const char *name, int64_t *out, int max);
+void onnx_attr_str(const Onnx__NodeProto *n, const char *name, char *buf, size_t len);
+
+#endif

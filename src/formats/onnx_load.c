@@ -1,0 +1,154 @@
+/* onnx_load.c — read an .onnx file with protobuf-c and hand back checked
+ * constant tensors and attributes (the decoding half of the ONNX importer).
+ *
+ * Every size is checked before it is used: the file's length before it is
+ * read, each tensor's element count against its dims and its data's length. */
+#include "onnx_internal.h"
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+#error "onnx_load.c assumes a little-endian host (raw_data is little-endian)"
+#endif
+
+#define MAX_ONNX_BYTES ((size_t)2 << 30) /* protobuf's own limit */
+#define MAX_TENSOR_ELEMS ((size_t)1 << 31)
+
+cnn_status onnx_read(const char *path, Onnx__ModelProto **out) {
+    *out = NULL;
+    FILE *f = fopen(path, "rb");
+    if (!f) return cnn_fail(CNN_ERR_IO, "%s: %s", path, strerror(errno));
+    long size = -1;
+    if (fseek(f, 0, SEEK_END) == 0) size = ftell(f);
+    if (size < 0 || fseek(f, 0, SEEK_SET) != 0) {
+        fclose(f);
+        return cnn_fail(CNN_ERR_IO, "%s: cannot determine the file size", path);
+    }
+    if ((size_t)size > MAX_ONNX_BYTES || size == 0) {
+        fclose(f);
+        return cnn_fail(CNN_ERR_FORMAT, "%s: %ld bytes: not a valid ONNX protobuf (%s)", path, size,
+                        size ? "larger than 2 GiB" : "empty");
+    }
+    uint8_t *buf = malloc((size_t)size);
+    if (!buf) {
+        fclose(f);
+        return cnn_fail(CNN_ERR_NOMEM, "%s: out of memory reading %ld bytes", path, size);
+    }
+    size_t got = fread(buf, 1, (size_t)size, f);
+    fclose(f);
+    if (got != (size_t)size) {
+        free(buf);
+        return cnn_fail(CNN_ERR_IO, "%s: read error", path);
+    }
+    Onnx__ModelProto *m = onnx__model_proto__unpack(NULL, got, buf);
+    free(buf);
+    if (!m) return cnn_fail(CNN_ERR_FORMAT, "%s: not a valid ONNX protobuf", path);
+    if (!m->graph || !m->has_ir_version) {
+        const char *missing = m->graph ? "ir_version" : "graph";
+        onnx__model_proto__free_unpacked(m, NULL);
+        return cnn_fail(CNN_ERR_FORMAT, "%s: not a valid ONNX protobuf (no %s)", path, missing);
+    }
+    *out = m;
+    return CNN_OK;
+}
+
+void onnx_tensor_free(onnx_tensor *t) {
+    if (!t) return;
+    free(t->f);
+    free(t->i);
+    free(t);
+}
+
+/* Decode a TensorProto of FLOAT or INT64 (the only types our layers read).
+ * what names it in messages ("initializer 'fc.weight'"). */
+cnn_status onnx_tensor_decode(const Onnx__TensorProto *p, const char *path, const char *what,
+                              onnx_tensor **out) {
+    *out = NULL;
+    if (p->data_location == ONNX__TENSOR_PROTO__DATA_LOCATION__EXTERNAL || p->n_external_data)
+        return cnn_fail(CNN_ERR_UNSUPPORTED,
+                        "%s: %s keeps its data in an external file; external data is refused "
+                        "(export with the weights inside the .onnx file)",
+                        path, what);
+    if (p->segment)
+        return cnn_fail(CNN_ERR_UNSUPPORTED, "%s: %s is segmented; not supported", path, what);
+    if (p->n_dims > ONNX_MAX_DIMS)
+        return cnn_fail(CNN_ERR_FORMAT, "%s: %s has %zu dimensions (at most %d supported)", path,
+                        what, p->n_dims, ONNX_MAX_DIMS);
+    int type = p->has_data_type ? p->data_type : 0;
+    if (type != ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT &&
+        type != ONNX__TENSOR_PROTO__DATA_TYPE__INT64)
+        return cnn_fail(CNN_ERR_UNSUPPORTED,
+                        "%s: %s has data type %d; only float32 (1) and int64 (7) are supported",
+                        path, what, type);
+    size_t count = 1;
+    for (size_t d = 0; d < p->n_dims; d++)
+        if (p->dims[d] < 0 || !cnn_mul_size(count, (size_t)p->dims[d], &count) ||
+            count > MAX_TENSOR_ELEMS)
+            return cnn_fail(CNN_ERR_FORMAT, "%s: %s: dimension %zu is %lld: negative or too large",
+                            path, what, d, (long long)p->dims[d]);
+    size_t esize = type == ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT ? 4 : 8;
+    size_t have = p->has_raw_data ? p->raw_data.len / esize
+                  : esize == 4    ? p->n_float_data
+                                  : p->n_int64_data;
+    if ((p->has_raw_data && p->raw_data.len % esize) || have != count)
+        return cnn_fail(CNN_ERR_FORMAT, "%s: %s: its dims hold %zu values but its data has %zu%s",
+                        path, what, count, have, p->has_raw_data ? " (raw_data)" : "");
+    onnx_tensor *t = calloc(1, sizeof *t);
+    if (!t) return cnn_fail(CNN_ERR_NOMEM, "%s: out of memory", path);
+    t->ndim = (int)p->n_dims;
+    for (int d = 0; d < t->ndim; d++)
+        t->dims[d] = p->dims[d];
+    t->count = count;
+    t->is_int = esize == 8;
+    const void *src = p->has_raw_data ? (const void *)p->raw_data.data
+                      : esize == 4    ? (const void *)p->float_data
+                                      : (const void *)p->int64_data;
+    if (esize == 4)
+        t->f = malloc(count ? count * 4 : 1);
+    else
+        t->i = malloc(count ? count * 8 : 1);
+    if (!t->f && !t->i) {
+        free(t);
+        return cnn_fail(CNN_ERR_NOMEM, "%s: out of memory for %s (%zu values)", path, what, count);
+    }
+    if (count) memcpy(esize == 4 ? (void *)t->f : (void *)t->i, src, count * esize);
+    *out = t;
+    return CNN_OK;
+}
+
+const Onnx__AttributeProto *onnx_attr(const Onnx__NodeProto *n, const char *name) {
+    for (size_t i = 0; i < n->n_attribute; i++)
+        if (n->attribute[i]->name && !strcmp(n->attribute[i]->name, name)) return n->attribute[i];
+    return NULL;
+}
+
+int64_t onnx_attr_int(const Onnx__NodeProto *n, const char *name, int64_t def) {
+    const Onnx__AttributeProto *a = onnx_attr(n, name);
+    return a && a->has_i ? a->i : def;
+}
+
+float onnx_attr_float(const Onnx__NodeProto *n, const char *name, float def) {
+    const Onnx__AttributeProto *a = onnx_attr(n, name);
+    return a && a->has_f ? a->f : def;
+}
+
+int onnx_attr_ints(const Onnx__NodeProto *n, const char *name, int64_t *out, int max) {
+    const Onnx__AttributeProto *a = onnx_attr(n, name);
+    if (!a) return 0;
+    if (a->n_ints > (size_t)max) return -1;
+    for (size_t i = 0; i < a->n_ints; i++)
+        out[i] = a->ints[i];
+    return (int)a->n_ints;
+}
+
+/* The string attribute into buf ("" when absent). */
+void onnx_attr_str(const Onnx__NodeProto *n, const char *name, char *buf, size_t len) {
+    const Onnx__AttributeProto *a = onnx_attr(n, name);
+    buf[0] = 0;
+    if (a && a->has_s) {
+        size_t k = a->s.len < len - 1 ? a->s.len : len - 1;
+        memcpy(buf, a->s.data, k);
+        buf[k] = 0;
+    }
+}
