@@ -32,7 +32,8 @@ EX_BIN   := $(EX_SRC:examples/%.c=$(BUILD)/examples/%)
 FUZZ_TARGETS := $(patsubst fuzz/fuzz_%.c,%,$(sort $(wildcard fuzz/fuzz_*.c)))
 FUZZ_REPLAY  := $(FUZZ_TARGETS:%=$(BUILD)/tests/test_fuzz_%)
 
-.PHONY: all deps data demo check test clean format fuzz fuzz-smoke bench
+.PHONY: all deps data demo check test clean format fuzz fuzz-smoke bench check-asan check-tsan \
+        check-valgrind
 all: $(BUILD)/cnn $(TEST_BIN) $(EX_BIN) $(FUZZ_REPLAY)
 
 $(BUILD)/obj/%.o: %.c
@@ -86,11 +87,41 @@ demo: deps
 	@$(MAKE) --no-print-directory $(BUILD)/cnn
 	$(BUILD)/cnn train models/lenet5.cnn --data data/mnist --save $(BUILD)/lenet5.weights
 
+# The suite, then the same suite under ASan+UBSan, the thread test under TSan,
+# valgrind over the CLI and a short run of every fuzz target (docs/security.md).
 check: deps
 	@bash scripts/fetch-data.sh
 	@$(MAKE) --no-print-directory all
 	@bash scripts/parity.sh $(BUILD)
 	@bash tests/run.sh $(BUILD)
+	@$(MAKE) --no-print-directory check-asan check-tsan check-valgrind fuzz-smoke
+
+# ---- sanitizers and valgrind --------------------------------------------------
+ASAN_BUILD ?= build-asan
+TSAN_BUILD ?= build-tsan
+ASAN_SAN   := -fsanitize=address,undefined -fno-omit-frame-pointer
+TSAN_SAN   := -fsanitize=thread
+
+# The whole suite built with AddressSanitizer (leaks included) and UBSan; any
+# report fails the test that caused it.
+check-asan:
+	@$(MAKE) --no-print-directory BUILD=$(ASAN_BUILD) SAN="$(ASAN_SAN)" all
+	@echo "---- the suite under AddressSanitizer + UndefinedBehaviorSanitizer"
+	@ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+	    bash tests/run.sh $(ASAN_BUILD)
+
+# Two nets in two threads under ThreadSanitizer. libgomp is not instrumented, so
+# its own workers would give false reports: one OpenMP thread per pthread.
+check-tsan:
+	@$(MAKE) --no-print-directory BUILD=$(TSAN_BUILD) SAN="$(TSAN_SAN)" \
+	    $(TSAN_BUILD)/tests/test_threads
+	@echo "---- test_threads under ThreadSanitizer (OMP_NUM_THREADS=1)"
+	@OMP_NUM_THREADS=1 TSAN_OPTIONS=halt_on_error=1:exitcode=66 $(TSAN_BUILD)/tests/test_threads
+
+check-valgrind:
+	@$(MAKE) --no-print-directory $(BUILD)/cnn
+	@echo "---- valgrind memcheck over the CLI"
+	@bash tests/valgrind.sh $(BUILD)
 
 # libcnn against PyTorch side by side (not part of check; ~15 minutes). Writes
 # docs/benchmarks.md. BENCH_ARGS is passed on, e.g. BENCH_ARGS="--quick --skip-to99".
@@ -106,7 +137,7 @@ bench: deps
 	/usr/bin/python3 bench/bench.py --cnn $(BUILD)/bench/bench --out docs/benchmarks.md $(BENCH_ARGS)
 
 clean:
-	rm -rf $(BUILD) $(FUZZ_BUILD)
+	rm -rf $(BUILD) $(FUZZ_BUILD) $(ASAN_BUILD) $(TSAN_BUILD)
 
 # ---- fuzzing: libFuzzer targets in fuzz/ (docs/fuzzing.md) -------------------
 # Built with clang, AddressSanitizer and UndefinedBehaviorSanitizer (any UB is a
@@ -122,16 +153,31 @@ FUZZ_CFLAGS = -std=c11 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer \
               -Wall -Wno-unused-parameter -Iinclude -I$(BLASINC) \
               -idirafter $(shell gcc -print-file-name=include) \
               -DCNN_MAX_PARAMS='((size_t)1 << 22)' -DCNN_MAX_PLAN_BYTES='((size_t)1 << 28)' $(FUZZ_SAN)
-FUZZ_LDLIBS = -L$(BLASDIR) -Wl,-rpath,$(BLASDIR) -lopenblas -lpng -ljpeg -lz -lm -lgomp
-FUZZ_LIB_OBJ := $(LIB_SRC:%.c=$(FUZZ_BUILD)/obj/%.o)
+FUZZ_LDLIBS = -lprotobuf-c -L$(BLASDIR) -Wl,-rpath,$(BLASDIR) -lopenblas -lpng -ljpeg -lz -lm -lgomp
+FUZZ_LIB_OBJ := $(LIB_SRC:%.c=$(FUZZ_BUILD)/obj/%.o) $(FUZZ_BUILD)/obj/gen/onnx.pb-c.o
 FUZZ_BIN     := $(FUZZ_TARGETS:%=$(FUZZ_BUILD)/fuzz_%)
 
 $(FUZZ_BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -MMD -MP -c $< -o $@
 
+# The generated ONNX decoder is instrumented too: it parses the untrusted bytes.
+$(FUZZ_BUILD)/gen/onnx.pb-c.c: $(PROTO)
+	@mkdir -p $(dir $@)
+	protoc-c --proto_path=$(dir $(PROTO)) --c_out=$(dir $@) $(PROTO)
+
+$(FUZZ_BUILD)/gen/onnx.pb-c.h: $(FUZZ_BUILD)/gen/onnx.pb-c.c
+
+$(FUZZ_BUILD)/obj/gen/onnx.pb-c.o: $(FUZZ_BUILD)/gen/onnx.pb-c.c
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -w -fsanitize=fuzzer-no-link -I$(FUZZ_BUILD)/gen -c $< -o $@
+
+$(FUZZ_BUILD)/obj/src/formats/onnx_%.o: FUZZ_CFLAGS += -I$(FUZZ_BUILD)/gen
+$(filter $(FUZZ_BUILD)/obj/src/formats/onnx_%,$(FUZZ_LIB_OBJ)): $(FUZZ_BUILD)/gen/onnx.pb-c.h
+
 $(FUZZ_BUILD)/fuzz_%: fuzz/fuzz_%.c fuzz/fuzz.h $(FUZZ_LIB_OBJ)
-	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_LIB_OBJ) $(FUZZ_LDLIBS)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -I$(FUZZ_BUILD)/gen -fsanitize=fuzzer -o $@ $< $(FUZZ_LIB_OBJ) \
+	    $(FUZZ_LDLIBS)
 
 # Keep the objects: they are shared by every target.
 .SECONDARY: $(FUZZ_LIB_OBJ)

@@ -3,7 +3,6 @@
  * (little-endian) say how many of the remaining bytes are the image file;
  * the rest is the label file. A dataset that loads is read back through
  * cnn_dataset_batch, so its declared shape is checked against its memory. */
-#include "../src/core/core.h"
 #include "fuzz.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {

@@ -2,7 +2,6 @@
  * grey 28x28 (MNIST-like: shrink) and one RGB 9x13 with normalisation (odd
  * sizes: stretch one axis, shrink the other), so the decoders, the channel
  * conversion and the bilinear resize all see every input. */
-#include "../src/core/core.h"
 #include "fuzz.h"
 
 static cnn_net *grey, *rgb;

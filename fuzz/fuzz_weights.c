@@ -6,7 +6,6 @@
  * the tensor parser (the seeds in fuzz/corpus/weights are bodies without
  * their CRC, except one complete file). A failed load must leave the net's
  * parameters exactly as they were. */
-#include "../src/core/core.h"
 #include "fuzz.h"
 #include <zlib.h>
 

@@ -144,3 +144,26 @@ put("image", "grey.jpg", img("L", (8, 8), format="JPEG", quality=90))
 put("image", "rgb.jpg", img("RGB", (16, 9), format="JPEG", quality=75))
 put("image", "progressive.jpg", img("RGB", (10, 12), format="JPEG", progressive=True))
 put("image", "subsampled.jpg", img("RGB", (17, 11), format="JPEG", subsampling=2))
+
+# ---- CIFAR: a mode byte (bit 0: CIFAR-100, bit 1: two files), then the records
+def cifar_records(n, cifar100, label=3):
+    out = b""
+    for i in range(n):
+        labels = bytes([(label + i) % 20, (label * 7 + i) % 100]) if cifar100 else bytes([(label + i) % 10])
+        out += labels + bytes((i * 11 + j) % 256 for j in range(3072))
+    return out
+
+
+put("cifar", "c10_one", b"\x00" + cifar_records(1, False))
+put("cifar", "c10_two_files", b"\x02" + cifar_records(2, False))
+put("cifar", "c100_two", b"\x01" + cifar_records(2, True))
+put("cifar", "c10_bad_label", b"\x00" + b"\x0c" + cifar_records(1, False)[1:])
+put("cifar", "c10_short", b"\x00" + cifar_records(1, False)[:-1])
+
+# ---- ONNX: the small parity models and the refusals of tests/parity ------------------
+import glob, shutil
+parity = os.path.join(os.path.dirname(root), "..", "tests", "parity")
+for d in ("avgpad_op11", "convmix_op17", "lrn_op17", "normnet_op11", "normnet_op17"):
+    shutil.copy(os.path.join(parity, d, "model.onnx"), os.path.join(root, "onnx", d + ".onnx"))
+for f in glob.glob(os.path.join(parity, "refuse", "*.onnx")):
+    shutil.copy(f, os.path.join(root, "onnx"))

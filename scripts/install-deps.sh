@@ -7,8 +7,11 @@
 # Uses sudo when not root. Prints what it installs; non-zero on failure.
 set -euo pipefail
 
+# clang and libclang-rt-14-dev: the libFuzzer targets (make fuzz-smoke); valgrind:
+# make check-valgrind. gcc brings its own ASan/UBSan/TSan runtimes.
 packages=(gcc make libc6-dev pkg-config libopenblas-openmp-dev zlib1g-dev libpng-dev
-    libjpeg-dev libcmocka-dev protobuf-c-compiler libprotobuf-c-dev)
+    libjpeg-dev libcmocka-dev protobuf-c-compiler libprotobuf-c-dev clang libclang-rt-14-dev
+    valgrind)
 commands=(node:nodejs npm:npm) # command:package
 
 missing=()

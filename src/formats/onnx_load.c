@@ -15,6 +15,23 @@
 #define MAX_ONNX_BYTES ((size_t)2 << 30) /* protobuf's own limit */
 #define MAX_TENSOR_ELEMS ((size_t)1 << 31)
 
+/* proto2 leaves an absent string NULL. The names the importer looks up and
+ * prints must be there (ONNX requires them): what is missing, or NULL. */
+static const char *unnamed(const Onnx__GraphProto *g) {
+    for (size_t i = 0; i < g->n_initializer; i++)
+        if (!g->initializer[i]->name) return "an initializer without a name";
+    for (size_t i = 0; i < g->n_input; i++)
+        if (!g->input[i]->name) return "a graph input without a name";
+    for (size_t i = 0; i < g->n_output; i++)
+        if (!g->output[i]->name) return "a graph output without a name";
+    for (size_t i = 0; i < g->n_node; i++) {
+        if (!g->node[i]->op_type) return "a node without an op_type";
+        for (size_t j = 0; j < g->node[i]->n_attribute; j++)
+            if (!g->node[i]->attribute[j]->name) return "an attribute without a name";
+    }
+    return NULL;
+}
+
 cnn_status onnx_read(const char *path, Onnx__ModelProto **out) {
     *out = NULL;
     FILE *f = fopen(path, "rb");
@@ -44,10 +61,11 @@ cnn_status onnx_read(const char *path, Onnx__ModelProto **out) {
     Onnx__ModelProto *m = onnx__model_proto__unpack(NULL, got, buf);
     free(buf);
     if (!m) return cnn_fail(CNN_ERR_FORMAT, "%s: not a valid ONNX protobuf", path);
-    if (!m->graph || !m->has_ir_version) {
-        const char *missing = m->graph ? "ir_version" : "graph";
+    const char *missing = !m->graph ? "no graph" : !m->has_ir_version ? "no ir_version" : NULL;
+    if (!missing) missing = unnamed(m->graph);
+    if (missing) {
         onnx__model_proto__free_unpacked(m, NULL);
-        return cnn_fail(CNN_ERR_FORMAT, "%s: not a valid ONNX protobuf (no %s)", path, missing);
+        return cnn_fail(CNN_ERR_FORMAT, "%s: not a valid ONNX protobuf (%s)", path, missing);
     }
     *out = m;
     return CNN_OK;
