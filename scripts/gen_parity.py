@@ -311,8 +311,9 @@ def refusal_cases(out):
 class PadNet(nn.Module):
     """Asymmetric zero padding before a conv, a constant non-zero pad before
     max pooling (both become `pad` layers). PyTorch 1.13 exports ZeroPad2d
-    with its pads computed by a subgraph (ConstantOfShape, Slice, Transpose,
-    Cast), so pad_case writes the graph with onnx.helper instead."""
+    with its pads computed by a subgraph on constants (ConstantOfShape,
+    Concat, Reshape, Slice, Transpose, Cast), which the importer folds: the
+    `torchpad` cases; pad_case writes the plain graph with onnx.helper."""
 
     def __init__(self):
         super().__init__()
@@ -389,6 +390,7 @@ def small(out):
     eval_case(out, "normnet", NormNet(), (2, 3, 16, 16), index)
     eval_case(out, "avgpad", AvgPad(), (2, 2, 12, 11), index)
     pad_case(out, index)
+    eval_case(out, "torchpad", PadNet(), (2, 3, 10, 9), index)  # pads computed on constants
     same_upper_case(out, index)
     lrn_case(out, index)
     return index

@@ -895,12 +895,43 @@ static cnn_status op_pad(ctx *c) {
     return emit_pad(c, &x, q, value_);
 }
 
+/* A node of a foldable type whose inputs are all constants becomes a constant. */
+static int try_fold(ctx *c, cnn_status *s) {
+    static const char *const ops[] = {"ConstantOfShape", "Cast",  "Concat",
+                                      "Reshape",         "Slice", "Transpose"};
+    const Onnx__NodeProto *n = c->node;
+    int known = 0;
+    for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++)
+        known |= !strcmp(n->op_type, ops[i]);
+    if (!known || n->n_input < 1 || n->n_input > 8) return 0;
+    const onnx_tensor *in[8];
+    for (size_t k = 0; k < n->n_input; k++) {
+        in[k] = NULL;
+        if (!has_input(n, k)) continue;
+        value *v = find(c, n->input[k]);
+        if (!v || v->layer != -2) return 0;
+        in[k] = v->t;
+    }
+    if (!in[0]) return 0;
+    char err[160];
+    onnx_tensor *t;
+    if (onnx_fold(n, in, (int)n->n_input, &t, err, sizeof err) != CNN_OK) {
+        *s = refuse(c, "on constants: %s", err);
+        return 1;
+    }
+    if ((*s = keep_const(c, t)) == CNN_OK)
+        *s = define(c, (value){.name = n->output[0], .layer = -2, .t = t});
+    return 1;
+}
+
 static cnn_status translate_node(ctx *c) {
     const Onnx__NodeProto *n = c->node;
     const char *op = n->op_type ? n->op_type : "";
     if (n->domain && *n->domain && strcmp(n->domain, "ai.onnx"))
         return refuse(c, "operator domain '%s' is not supported", n->domain);
     if (n->n_output < 1 || !n->output[0] || !*n->output[0]) return refuse(c, "no output");
+    cnn_status folded;
+    if (try_fold(c, &folded)) return folded;
     if (!strcmp(op, "Conv")) return op_conv(c);
     if (!strcmp(op, "MaxPool")) return op_maxpool(c);
     if (!strcmp(op, "AveragePool")) return op_avgpool(c);

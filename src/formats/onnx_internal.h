@@ -25,6 +25,12 @@ cnn_status onnx_tensor_decode(const Onnx__TensorProto *p, const char *path, cons
                               onnx_tensor **out);
 void onnx_tensor_free(onnx_tensor *t);
 
+/* Evaluate node n on constant inputs in[0..n_in) (NULL for an empty input):
+ * ConstantOfShape, Cast, Concat, Reshape, Transpose, Slice. On failure
+ * returns CNN_ERR_UNSUPPORTED with the reason in err. */
+cnn_status onnx_fold(const Onnx__NodeProto *n, const onnx_tensor *const *in, int n_in,
+                     onnx_tensor **out, char *err, size_t errlen);
+
 const Onnx__AttributeProto *onnx_attr(const Onnx__NodeProto *n, const char *name);
 int64_t onnx_attr_int(const Onnx__NodeProto *n, const char *name, int64_t def);
 float onnx_attr_float(const Onnx__NodeProto *n, const char *name, float def);
