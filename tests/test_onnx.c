@@ -23,11 +23,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #define TOL 1e-4
 
 static char full_dir[4096]; /* BUILD/parity, from argv[0] */
+static char cnn_bin[4200];  /* BUILD/cnn */
 
 /* The whole file, or NULL; *len gets its size. */
 static void *slurp(const char *path, size_t *len) {
@@ -408,6 +410,87 @@ static void test_clip_layer(void **state) {
     assert_non_null(strstr(cnn_last_error(), "bad.cnn:2"));
 }
 
+/* Run a shell command; its stderr goes to errfile. Returns the exit status. */
+static int run(const char *cmd, const char *errfile) {
+    char full[12000];
+    snprintf(full, sizeof full, "%s > /dev/null 2> '%s'", cmd, errfile);
+    int st = system(full);
+    return st == -1 ? -1 : WEXITSTATUS(st);
+}
+
+static int file_contains(const char *path, const char *words) {
+    size_t len;
+    char *p = slurp(path, &len);
+    if (!p) return 0;
+    char *z = realloc(p, len + 1);
+    if (!z) {
+        free(p);
+        return 0;
+    }
+    z[len] = 0;
+    int hit = strstr(z, words) != NULL;
+    free(z);
+    return hit;
+}
+
+/* cnn infer / convert / info end to end on a committed fixture. */
+static void test_cli(void **state) {
+    const char *dir = "tests/parity/convmix_op17";
+    char tmp[64], cmd[10000], err[128], y1[128], y2[128], model[128], weights[128], bad[128];
+    snprintf(tmp, sizeof tmp, "/tmp/cnn_onnx_cli_%ld", (long)getpid());
+    snprintf(err, sizeof err, "%s.err", tmp);
+    snprintf(y1, sizeof y1, "%s.y1", tmp);
+    snprintf(y2, sizeof y2, "%s.y2", tmp);
+    snprintf(model, sizeof model, "%s.cnn", tmp);
+    snprintf(weights, sizeof weights, "%s.weights", tmp);
+    snprintf(bad, sizeof bad, "%s.bad", tmp);
+    /* infer on the .onnx, N from the file size: PyTorch's output to the tolerance */
+    snprintf(cmd, sizeof cmd, "'%s' infer %s/model.onnx --input %s/x.f32 --output %s", cnn_bin, dir,
+             dir, y1);
+    assert_int_equal(run(cmd, err), 0);
+    size_t n1, n2;
+    float *a = slurp(y1, &n1), *b = slurp("tests/parity/convmix_op17/y.f32", &n2);
+    assert_true(a && b && n1 == n2 && n1 == 2 * 30 * sizeof(float));
+    for (size_t i = 0; i < n1 / sizeof(float); i++)
+        assert_true(fabsf(a[i] - b[i]) <= 1e-4f);
+    free(b);
+    /* convert, then infer on the native files with an explicit shape: the same bits */
+    snprintf(cmd, sizeof cmd, "'%s' convert %s/model.onnx --model %s --weights %s", cnn_bin, dir,
+             model, weights);
+    assert_int_equal(run(cmd, err), 0);
+    snprintf(cmd, sizeof cmd, "'%s' info %s && '%s' info %s/model.onnx", cnn_bin, model, cnn_bin,
+             dir);
+    assert_int_equal(run(cmd, err), 0);
+    snprintf(cmd, sizeof cmd,
+             "'%s' infer %s --weights %s --input %s/x.f32 --output %s --shape 2,3,40,37", cnn_bin,
+             model, weights, dir, y2);
+    assert_int_equal(run(cmd, err), 0);
+    b = slurp(y2, &n2);
+    assert_true(b && n2 == n1);
+    assert_memory_equal(a, b, n1);
+    free(a);
+    free(b);
+    /* a size that is not whole samples, a --shape that disagrees: errors naming the file */
+    write_file(bad, "12345", 5);
+    snprintf(cmd, sizeof cmd, "'%s' infer %s/model.onnx --input %s --output %s", cnn_bin, dir, bad,
+             y2);
+    assert_int_equal(run(cmd, err), 1);
+    assert_true(file_contains(err, bad));
+    snprintf(cmd, sizeof cmd,
+             "'%s' infer %s/model.onnx --input %s/x.f32 --output %s --shape 3,3,40,37", cnn_bin,
+             dir, dir, y2);
+    assert_int_equal(run(cmd, err), 1);
+    assert_true(file_contains(err, "x.f32"));
+    snprintf(cmd, sizeof cmd,
+             "'%s' convert tests/parity/refuse/unsupported_op.onnx --model %s --weights %s",
+             cnn_bin, model, weights);
+    assert_int_equal(run(cmd, err), 1);
+    assert_true(file_contains(err, "GlobalMaxPool"));
+    const char *files[] = {err, y1, y2, model, weights, bad};
+    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++)
+        unlink(files[i]);
+}
+
 int main(int argc, char **argv) {
     /* BUILD/tests/test_onnx -> BUILD/parity */
     snprintf(full_dir, sizeof full_dir, "%s", argv[0]);
@@ -416,14 +499,15 @@ int main(int argc, char **argv) {
         *slash = 0;
     else
         snprintf(full_dir, sizeof full_dir, ".");
+    snprintf(cnn_bin, sizeof cnn_bin, "%s/../cnn", full_dir);
     strncat(full_dir, "/../parity", sizeof full_dir - strlen(full_dir) - 1);
     if (getenv("CNN_PARITY_DIR"))
         snprintf(full_dir, sizeof full_dir, "%s", getenv("CNN_PARITY_DIR"));
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_affine_layer),      cmocka_unit_test(test_clip_layer),
         cmocka_unit_test(test_malformed),         cmocka_unit_test(test_refusals),
-        cmocka_unit_test(test_convert_roundtrip), cmocka_unit_test(test_parity_small),
-        cmocka_unit_test(test_parity_full),
+        cmocka_unit_test(test_convert_roundtrip), cmocka_unit_test(test_cli),
+        cmocka_unit_test(test_parity_small),      cmocka_unit_test(test_parity_full),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
