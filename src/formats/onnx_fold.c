@@ -146,8 +146,11 @@ cnn_status onnx_fold(const Onnx__NodeProto *n, const onnx_tensor *const *in, int
             for (int d = 0; d < nd; d++)
                 perm[d] = nd - 1 - d, np = nd;
         if (np != nd) return fail(err, errlen, "perm does not match the rank");
+        int seen = 0;
         for (int d = 0; d < nd; d++) {
-            if (perm[d] < 0 || perm[d] >= nd) return fail(err, errlen, "bad perm");
+            if (perm[d] < 0 || perm[d] >= nd || (seen >> perm[d] & 1))
+                return fail(err, errlen, "perm is not a permutation");
+            seen |= 1 << perm[d];
             dims[d] = in[0]->dims[perm[d]];
         }
         strides(in[0], s);
@@ -180,6 +183,8 @@ cnn_status onnx_fold(const Onnx__NodeProto *n, const onnx_tensor *const *in, int
             if (a < 0) a += nd;
             if (a < 0 || a >= nd || stp == 0) return fail(err, errlen, "bad axis or step");
             int64_t dim = x->dims[a], b = st[j], e = en[j];
+            if (stp > dim) stp = dim + 1; /* the same slice, without overflow below */
+            if (stp < -dim) stp = -dim - 1;
             if (b < 0) b += dim;
             if (e < 0 && e > INT64_MIN / 2) e += dim;
             if (stp > 0) {
