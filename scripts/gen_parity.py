@@ -22,6 +22,7 @@ loss.f32 and one grad file per parameter (grads.txt: name count file):
 The C test checks max|ours - torch| <= 1e-4 * max(1, max|torch|), and for
 training the loss and every parameter gradient to relative error 1e-4.
 """
+import copy
 import io
 import os
 import sys
@@ -86,55 +87,81 @@ def eval_case(out, name, model, shape, index, opsets=(11, 17)):
         write_case(out, f"{name}_op{opset}", export(model, x, opset), x, y, index)
 
 
-def grads(make, seed, shape, classes, dtype):
-    model = make()
-    gen = torch.Generator().manual_seed(seed)
-    randomize(model, gen)
-    x = torch.randn(*shape, generator=gen)
-    labels = torch.randint(0, classes, (shape[0],), generator=gen)
-    model = model.to(dtype).train()
-    logits = model(x.to(dtype))
+def pool_gap(mod, x):
+    """The smallest non-zero gap between the largest and the second largest
+    value of a max-pool window (an argmax that rounding could flip). As in
+    scripts/check_models.py."""
+    k, st, p = (v if isinstance(v, int) else v[0] for v in (mod.kernel_size, mod.stride,
+                                                             mod.padding))
+    out = nn.functional.max_pool2d(x, k, st, p, ceil_mode=mod.ceil_mode)
+    xp = nn.functional.pad(x, (p, p + k + st, p, p + k + st), value=float("-inf"))
+    n, c = x.shape[:2]
+    cols = nn.functional.unfold(xp.reshape(n * c, 1, *xp.shape[2:]), k, stride=st)
+    lw = (xp.shape[3] - k) // st + 1
+    cols = cols.reshape(n * c, k * k, -1, lw)[:, :, :out.shape[2], :out.shape[3]]
+    top = cols.topk(2, dim=1).values
+    gap = (top[:, 0] - top[:, 1]).nan_to_num(nan=float("inf"))
+    # exact ties (windows of ReLU zeros, copies of one value) break the same way everywhere
+    gap = torch.where((top[:, 0] > 0) & (gap > 0), gap, torch.full_like(gap, float("inf")))
+    return gap.min().item()
+
+
+def kink_margin(model, x):
+    """The smallest distance to a kink in a float64 training forward: of a ReLU
+    input from 0, and of a max-pool window's maximum from its runner-up. Float32
+    rounding flips a ReLU or an argmax that close (~1e-6), which moves the
+    gradients upstream of it by percents (for PyTorch's float32 too)."""
+    vals = []
+    hooks = [m.register_forward_pre_hook(lambda m, i: vals.append(i[0].abs().min().item()))
+             for m in model.modules() if isinstance(m, nn.ReLU)]
+    hooks += [m.register_forward_hook(lambda m, i, o: vals.append(o.abs().min().item()))
+              for m in model.modules() if isinstance(m, nn.BatchNorm2d)]  # torchvision's F.relu
+    hooks += [m.register_forward_pre_hook(lambda m, i: vals.append(pool_gap(m, i[0])))
+              for m in model.modules() if isinstance(m, nn.MaxPool2d)]
+    with torch.no_grad():
+        model(x)
+    for h in hooks:
+        h.remove()
+    return min(vals)
+
+
+def train_case(out, name, make, shape, classes, index, opset=17, candidates=8):
+    """One training step: loss and parameter gradients of CrossEntropyLoss on
+    logits, computed in float64 from the float32 weights and batch, so the
+    reference carries no float32 rounding of its own. Of `candidates` random
+    batches the one farthest from a ReLU or max-pool kink is used (see
+    kink_margin); PyTorch float32's own error against float64 is printed."""
+    seed = SEED + sum(map(ord, name))
+    model = randomize(make(), torch.Generator().manual_seed(seed))
+    m64 = copy.deepcopy(model).double().train()
+    best = None
+    for k in range(candidates):
+        x = torch.randn(*shape, generator=torch.Generator().manual_seed(seed + 1 + k))
+        margin = kink_margin(copy.deepcopy(m64), x.double())
+        if best is None or margin > best[0]:
+            best = (margin, x)
+    margin, x = best
+    labels = torch.randint(0, classes, (shape[0],), generator=torch.Generator().manual_seed(seed))
+    onnx_bytes = export(copy.deepcopy(model).train(), x, opset, training=True)
+    logits = m64(x.double())
     loss = nn.functional.cross_entropy(logits, labels)
     loss.backward()
-    return x, labels, logits, loss, {k: p.grad.double() for k, p in model.named_parameters()}
-
-
-def train_case(out, name, make, shape, classes, index, opset=17, first=0, tries=16, cond=1e-5):
-    """One training step: loss and parameter gradients of CrossEntropyLoss on
-    logits, computed in float64 from the float32 weights and input, so the
-    reference carries no float32 rounding of its own.
-
-    With ReLU and max-pool kinks and batch statistics over few values, some
-    draws are ill-conditioned: PyTorch's own float32 gradients differ from its
-    float64 ones by 1e-4 up to 30% (a kink decided differently). Such a draw
-    cannot test a 1e-4 tolerance, so seeds are tried until PyTorch float32
-    agrees with float64 to `cond` on every gradient (the seed and that
-    agreement are printed); `first` skips the draws already known to fail."""
-    for k in range(first, first + tries):
-        seed = SEED + sum(map(ord, name)) + 1000 * k
-        x, labels, logits, loss, g64 = grads(make, seed, shape, classes, torch.float64)
-        g32 = grads(make, seed, shape, classes, torch.float32)[4]
-        worst = max(((g32[n] - g64[n]).abs().max() / g64[n].abs().max().clamp(min=1e-6)).item()
-                    for n in g64)
-        print(f"train {name}: seed {seed}: PyTorch float32 vs float64 gradients {worst:.3g}",
-              flush=True)
-        if worst <= cond:
-            break
-    else:
-        sys.exit(f"train {name}: no well-conditioned draw in {tries} seeds")
-    model = make()
-    randomize(model, torch.Generator().manual_seed(seed))
-    onnx_bytes = export(model.train(), x, opset, training=True)
+    m32 = copy.deepcopy(model).train()
+    nn.functional.cross_entropy(m32(x), labels).backward()
+    g32 = dict(m32.named_parameters())
+    worst = max(((g32[n].grad.double() - p.grad).abs().max() / p.grad.abs().max().clamp(min=1e-6))
+                .item() for n, p in m64.named_parameters())
+    print(f"train {name}: kink margin {margin:.1e}, PyTorch float32 vs float64 gradients "
+          f"{worst:.2g}", flush=True)
     d = os.path.join(out, f"{name}_train")
     write_case(out, f"{name}_train", onnx_bytes, x, logits.float(), index, kind="train")
     labels.numpy().astype("u1").tofile(os.path.join(d, "labels.u8"))
     np.array([loss.item()], dtype="<f4").tofile(os.path.join(d, "loss.f32"))
-    names = [n for n, _ in model.named_parameters()]
     with open(os.path.join(d, "grads.txt"), "w") as f:
-        for i, n in enumerate(names):
+        for i, (n, p) in enumerate(m64.named_parameters()):
             fn = f"grad{i}.f32"
-            g64[n].float().numpy().astype("<f4").tofile(os.path.join(d, fn))
-            f.write(f"{n} {g64[n].numel()} {fn}\n")
+            p.grad.float().numpy().astype("<f4").tofile(os.path.join(d, fn))
+            f.write(f"{n} {p.numel()} {fn}\n")
 
 
 # ---- hand-written models --------------------------------------------------
@@ -411,16 +438,14 @@ def full(out):
 
 
 def train_only(out):
-    """The training cases: resnet18 and googlenet, 10 classes, 64x64, batch 8."""
+    """The training cases: resnet18 at 64x64 and googlenet at 96x96, 10
+    classes, batch 2 (few values, so a batch far from every kink exists)."""
     tv = torchvision.models
     index = []
-    train_case(out, "resnet18", lambda: tv.resnet18(num_classes=10), (8, 3, 64, 64), 10, index)
-    # GoogLeNet's float32 gradients never agree with float64 better than ~5e-5
-    # here (batch statistics over 8x2x2 values in inception5), so its bar is
-    # the tolerance itself.
+    train_case(out, "resnet18", lambda: tv.resnet18(num_classes=10), (2, 3, 64, 64), 10, index)
     train_case(out, "googlenet", lambda: tv.googlenet(num_classes=10, aux_logits=False,
                                                       init_weights=True, dropout=0.0),
-               (8, 3, 64, 64), 10, index, first=6, cond=1e-4)
+               (2, 3, 96, 96), 10, index)
     return index
 
 
