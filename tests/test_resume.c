@@ -166,7 +166,7 @@ static void test_kill_and_resume(void **state) {
     int kills = 0;
     double scale = 1.0;
     for (int round = 0; round < 8 && kills == 0; round++, scale *= 0.5) {
-        char cmd[700];
+        char cmd[1100];
         snprintf(cmd, sizeof cmd, "rm -rf '%s' && mkdir '%s'", run, run);
         assert_int_equal(system(cmd), 0);
         for (int attempt = 0; attempt < 4; attempt++) {
