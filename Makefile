@@ -92,6 +92,7 @@ demo: deps
 check: deps
 	@bash scripts/fetch-data.sh
 	@$(MAKE) --no-print-directory all
+	@bash scripts/parity.sh $(BUILD)
 	@bash tests/run.sh $(BUILD)
 	@$(MAKE) --no-print-directory check-asan check-tsan check-valgrind fuzz-smoke
 

@@ -86,29 +86,55 @@ def eval_case(out, name, model, shape, index, opsets=(11, 17)):
         write_case(out, f"{name}_op{opset}", export(model, x, opset), x, y, index)
 
 
-def train_case(out, name, model, shape, classes, index, opset=17):
-    """One training step: loss and parameter gradients of CrossEntropyLoss on logits."""
-    gen = torch.Generator().manual_seed(SEED + sum(map(ord, name)))
+def grads(make, seed, shape, classes, dtype):
+    model = make()
+    gen = torch.Generator().manual_seed(seed)
     randomize(model, gen)
     x = torch.randn(*shape, generator=gen)
     labels = torch.randint(0, classes, (shape[0],), generator=gen)
-    model.train()
-    onnx_bytes = export(model, x, opset, training=True)  # exporting runs no update
-    randomize(model, torch.Generator().manual_seed(SEED + sum(map(ord, name))))
-    model.train()
-    model.zero_grad()
-    logits = model(x)
+    model = model.to(dtype).train()
+    logits = model(x.to(dtype))
     loss = nn.functional.cross_entropy(logits, labels)
     loss.backward()
+    return x, labels, logits, loss, {k: p.grad.double() for k, p in model.named_parameters()}
+
+
+def train_case(out, name, make, shape, classes, index, opset=17, first=0, tries=16, cond=1e-5):
+    """One training step: loss and parameter gradients of CrossEntropyLoss on
+    logits, computed in float64 from the float32 weights and input, so the
+    reference carries no float32 rounding of its own.
+
+    With ReLU and max-pool kinks and batch statistics over few values, some
+    draws are ill-conditioned: PyTorch's own float32 gradients differ from its
+    float64 ones by 1e-4 up to 30% (a kink decided differently). Such a draw
+    cannot test a 1e-4 tolerance, so seeds are tried until PyTorch float32
+    agrees with float64 to `cond` on every gradient (the seed and that
+    agreement are printed); `first` skips the draws already known to fail."""
+    for k in range(first, first + tries):
+        seed = SEED + sum(map(ord, name)) + 1000 * k
+        x, labels, logits, loss, g64 = grads(make, seed, shape, classes, torch.float64)
+        g32 = grads(make, seed, shape, classes, torch.float32)[4]
+        worst = max(((g32[n] - g64[n]).abs().max() / g64[n].abs().max().clamp(min=1e-6)).item()
+                    for n in g64)
+        print(f"train {name}: seed {seed}: PyTorch float32 vs float64 gradients {worst:.3g}",
+              flush=True)
+        if worst <= cond:
+            break
+    else:
+        sys.exit(f"train {name}: no well-conditioned draw in {tries} seeds")
+    model = make()
+    randomize(model, torch.Generator().manual_seed(seed))
+    onnx_bytes = export(model.train(), x, opset, training=True)
     d = os.path.join(out, f"{name}_train")
-    write_case(out, f"{name}_train", onnx_bytes, x, logits, index, kind="train")
+    write_case(out, f"{name}_train", onnx_bytes, x, logits.float(), index, kind="train")
     labels.numpy().astype("u1").tofile(os.path.join(d, "labels.u8"))
     np.array([loss.item()], dtype="<f4").tofile(os.path.join(d, "loss.f32"))
+    names = [n for n, _ in model.named_parameters()]
     with open(os.path.join(d, "grads.txt"), "w") as f:
-        for i, (pname, p) in enumerate(model.named_parameters()):
+        for i, n in enumerate(names):
             fn = f"grad{i}.f32"
-            p.grad.numpy().astype("<f4").tofile(os.path.join(d, fn))
-            f.write(f"{pname} {p.numel()} {fn}\n")
+            g64[n].float().numpy().astype("<f4").tofile(os.path.join(d, fn))
+            f.write(f"{n} {g64[n].numel()} {fn}\n")
 
 
 # ---- hand-written models --------------------------------------------------
@@ -231,12 +257,13 @@ def refusal_cases(out):
                            "node 'gmp' (GlobalMaxPool): operator GlobalMaxPool is not supported"),
         "gemm_transA": (model([flat, helper.make_node("Gemm", ["f", "b"], ["y"], name="fc", transA=1)],
                               [w("b", [32, 3])]), "node 'fc' (Gemm): transA=1 is not supported"),
-        "asym_pads": (model([helper.make_node("Conv", ["x", "w"], ["y"], name="myconv",
-                                              pads=[0, 0, 1, 1])], [w("w", [3, 2, 3, 3])]),
-                      "node 'myconv' (Conv): asymmetric pads"),
-        "same_upper_odd": (model([helper.make_node("Conv", ["x", "w"], ["y"], name="myconv",
-                                                   auto_pad="SAME_UPPER", strides=[1, 1])],
-                                 [w("w", [3, 2, 2, 2])]), "node 'myconv' (Conv): auto_pad=SAME_UPPER"),
+        "asym_pads": (model([helper.make_node("MaxPool", ["x"], ["y"], name="mp", kernel_shape=[3, 3],
+                                              pads=[0, 0, 1, 1])]),
+                      "node 'mp' (MaxPool): asymmetric pads [0,0,1,1] are not supported"),
+        "avgpool_asym_ceil": (model([helper.make_node("AveragePool", ["x"], ["y"], name="ap",
+                                                      kernel_shape=[2, 2], pads=[0, 0, 1, 1],
+                                                      ceil_mode=1, count_include_pad=1)]),
+                              "node 'ap' (AveragePool): asymmetric pads with ceil_mode=1"),
         "reshape": (model([helper.make_node("Reshape", ["x", "s"], ["y"], name="rs")],
                           [helper.make_tensor("s", TensorProto.INT64, [3], [1, 8, 4])]),
                     "node 'rs' (Reshape): only a reshape to (N, -1)"),
@@ -249,12 +276,10 @@ def refusal_cases(out):
                             "node 'sq' (Mul): of two computed tensors: only Add"),
         "unknown_attr": (model([helper.make_node("Relu", ["x"], ["y"], name="r", foo=1)]),
                          "node 'r' (Relu): attribute 'foo' is not supported"),
-        "maxpool_pad_layer": (model([helper.make_node("Pad", ["x", "p"], ["q"], name="pad"),
-                                     helper.make_node("MaxPool", ["q"], ["y"], name="mp",
-                                                      kernel_shape=[2, 2])],
-                                    [helper.make_tensor("p", TensorProto.INT64, [8],
-                                                        [0, 0, 1, 1, 0, 0, 1, 1])]),
-                              "node 'mp' (MaxPool): input 'q' comes from a Pad"),
+        "pad_reflect": (model([helper.make_node("Pad", ["x", "p"], ["y"], name="pad", mode="reflect")],
+                              [helper.make_tensor("p", TensorProto.INT64, [8],
+                                                  [0, 0, 1, 1, 0, 0, 1, 1])]),
+                        "node 'pad' (Pad): mode=reflect is not supported"),
         "softmax_axis": (model([helper.make_node("Softmax", ["x"], ["y"], name="sm", axis=3)]),
                          "node 'sm' (Softmax): axis=3"),
         "opset_too_old": (model([helper.make_node("Relu", ["x"], ["y"], name="r")], opset=5),
@@ -283,6 +308,80 @@ def refusal_cases(out):
         f.write("\n".join(lines) + "\n")
 
 
+class PadNet(nn.Module):
+    """Asymmetric zero padding before a conv, a constant non-zero pad before
+    max pooling (both become `pad` layers). PyTorch 1.13 exports ZeroPad2d
+    with its pads computed by a subgraph on constants (ConstantOfShape,
+    Concat, Reshape, Slice, Transpose, Cast), which the importer folds: the
+    `torchpad` cases; pad_case writes the plain graph with onnx.helper."""
+
+    def __init__(self):
+        super().__init__()
+        self.p1 = nn.ZeroPad2d((1, 0, 2, 1))
+        self.c1 = nn.Conv2d(3, 5, 3)
+        self.p2 = nn.ConstantPad2d((0, 1, 1, 0), 0.25)
+        self.m = nn.MaxPool2d(2)
+
+    def forward(self, x):
+        return torch.flatten(self.m(self.p2(torch.tanh(self.c1(self.p1(x))))), 1)
+
+
+def pad_case(out, index):
+    gen = torch.Generator().manual_seed(SEED + 13)
+    model = randomize(PadNet(), gen).eval()
+    x = torch.randn(2, 3, 10, 9, generator=gen)
+    with torch.no_grad():
+        y = model(x)
+    c1 = model.c1
+    for opset in (11, 17):
+        init = [helper.make_tensor("c1.weight", TensorProto.FLOAT, c1.weight.shape,
+                                   c1.weight.detach().numpy().ravel().tolist()),
+                helper.make_tensor("c1.bias", TensorProto.FLOAT, c1.bias.shape,
+                                   c1.bias.detach().numpy().ravel().tolist()),
+                # ONNX pads: (N, C, H, W) begins, then ends
+                helper.make_tensor("p1", TensorProto.INT64, [8], [0, 0, 2, 1, 0, 0, 1, 0]),
+                helper.make_tensor("p2", TensorProto.INT64, [8], [0, 0, 1, 0, 0, 0, 0, 1]),
+                helper.make_tensor("v2", TensorProto.FLOAT, [], [0.25])]
+        nodes = [helper.make_node("Pad", ["x", "p1"], ["a"], name="p1"),
+                 helper.make_node("Conv", ["a", "c1.weight", "c1.bias"], ["b"], name="c1",
+                                  kernel_shape=[3, 3]),
+                 helper.make_node("Tanh", ["b"], ["t"], name="tanh"),
+                 helper.make_node("Pad", ["t", "p2", "v2"], ["d"], name="p2"),
+                 helper.make_node("MaxPool", ["d"], ["e"], name="m", kernel_shape=[2, 2],
+                                  strides=[2, 2]),
+                 helper.make_node("Flatten", ["e"], ["y"], name="flat")]
+        g = helper.make_graph(nodes, "pad", [helper.make_tensor_value_info("x", TensorProto.FLOAT,
+                                                                            [2, 3, 10, 9])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, list(y.shape))],
+                              init)
+        m = helper.make_model(g, opset_imports=[helper.make_opsetid("", opset)])
+        onnx.checker.check_model(m)
+        write_case(out, f"padnet_op{opset}", m.SerializeToString(), x, y, index)
+
+
+def same_upper_case(out, index):
+    """Conv with auto_pad=SAME_UPPER and an odd total padding (PyTorch does
+    not export auto_pad; the graph is written with onnx.helper): the extra
+    row and column go at the end."""
+    gen = torch.Generator().manual_seed(SEED + 11)
+    conv = randomize(nn.Conv2d(2, 4, 2, bias=False), gen)
+    x = torch.randn(2, 2, 7, 6, generator=gen)
+    with torch.no_grad():
+        y = conv(nn.functional.pad(x, (0, 1, 0, 1)))
+    for opset in (11, 17):
+        init = [helper.make_tensor("conv.weight", TensorProto.FLOAT, conv.weight.shape,
+                                   conv.weight.detach().numpy().ravel().tolist())]
+        nodes = [helper.make_node("Conv", ["x", "conv.weight"], ["y"], name="conv",
+                                  auto_pad="SAME_UPPER", kernel_shape=[2, 2])]
+        g = helper.make_graph(nodes, "same", [helper.make_tensor_value_info("x", TensorProto.FLOAT,
+                                                                             [2, 2, 7, 6])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2, 4, 7, 6])],
+                              init)
+        m = helper.make_model(g, opset_imports=[helper.make_opsetid("", opset)])
+        onnx.checker.check_model(m)
+        write_case(out, f"same_upper_op{opset}", m.SerializeToString(), x, y, index)
+
+
 def small(out):
     refusal_cases(out)
     index = []
@@ -290,6 +389,9 @@ def small(out):
     eval_case(out, "lenet5", LeNet5(), (2, 1, 28, 28), index)
     eval_case(out, "normnet", NormNet(), (2, 3, 16, 16), index)
     eval_case(out, "avgpad", AvgPad(), (2, 2, 12, 11), index)
+    pad_case(out, index)
+    eval_case(out, "torchpad", PadNet(), (2, 3, 10, 9), index)  # pads computed on constants
+    same_upper_case(out, index)
     lrn_case(out, index)
     return index
 
@@ -305,20 +407,31 @@ def full(out):
     eval_case(out, "googlenet", tv.googlenet(aux_logits=False, init_weights=True), (2, 3, 64, 64), index)
     eval_case(out, "squeezenet1_0", tv.squeezenet1_0(), (2, 3, 64, 64), index)
     eval_case(out, "squeezenet1_1", tv.squeezenet1_1(), (2, 3, 64, 64), index)
-    train_case(out, "resnet18", tv.resnet18(num_classes=10), (4, 3, 32, 32), 10, index)
-    train_case(out, "googlenet", tv.googlenet(num_classes=10, aux_logits=False, init_weights=True, dropout=0.0),
-               (4, 3, 32, 32), 10, index)
+    return index + train_only(out)
+
+
+def train_only(out):
+    """The training cases: resnet18 and googlenet, 10 classes, 64x64, batch 8."""
+    tv = torchvision.models
+    index = []
+    train_case(out, "resnet18", lambda: tv.resnet18(num_classes=10), (8, 3, 64, 64), 10, index)
+    # GoogLeNet's float32 gradients never agree with float64 better than ~5e-5
+    # here (batch statistics over 8x2x2 values in inception5), so its bar is
+    # the tolerance itself.
+    train_case(out, "googlenet", lambda: tv.googlenet(num_classes=10, aux_logits=False,
+                                                      init_weights=True, dropout=0.0),
+               (8, 3, 64, 64), 10, index, first=6, cond=1e-4)
     return index
 
 
 def main():
-    if len(sys.argv) != 3 or sys.argv[1] not in ("small", "full"):
+    if len(sys.argv) != 3 or sys.argv[1] not in ("small", "full", "train"):
         sys.exit(__doc__)
     torch.manual_seed(SEED)
     torch.set_num_threads(2)
     out = sys.argv[2]
     os.makedirs(out, exist_ok=True)
-    index = small(out) if sys.argv[1] == "small" else full(out)
+    index = {"small": small, "full": full, "train": train_only}[sys.argv[1]](out)
     with open(os.path.join(out, "cases.txt"), "w") as f:
         f.write("\n".join(index) + "\n")
 

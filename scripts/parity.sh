@@ -17,7 +17,7 @@ stamp=$(sha256sum scripts/gen_parity.py | cut -c1-64)
 if [ -f "$out/stamp" ] && [ "$(cat "$out/stamp")" = "$stamp" ]; then
     exit 0
 fi
-echo "parity: generating the torchvision fixtures into $out (a few minutes, ~1.5 GB)"
+echo "parity: generating the torchvision fixtures into $out (a few minutes, ~3 GB)"
 rm -rf "$out" "$out.tmp"
 "$py" scripts/gen_parity.py full "$out.tmp" 2> "$build/parity-gen.log" >> "$build/parity-gen.log" || {
     echo "parity: scripts/gen_parity.py failed; see $build/parity-gen.log" >&2

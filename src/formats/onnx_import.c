@@ -60,14 +60,10 @@ static value *find(ctx *c, const char *name) {
     return NULL;
 }
 
+/* The value table is sized once (translate_graph), so value pointers stay
+ * valid while nodes are translated. */
 static cnn_status define(ctx *c, value v) {
-    if (c->n_v == c->cap_v) {
-        int cap = c->cap_v ? 2 * c->cap_v : 64;
-        value *p = realloc(c->v, (size_t)cap * sizeof *p);
-        if (!p) return cnn_fail(CNN_ERR_NOMEM, "%s: out of memory", c->path);
-        c->v = p;
-        c->cap_v = cap;
-    }
+    if (c->n_v == c->cap_v) return cnn_fail(CNN_ERR_NOMEM, "%s: too many values", c->path);
     c->v[c->n_v++] = v;
     return CNN_OK;
 }
@@ -286,16 +282,17 @@ static cnn_status float_const(ctx *c, const value *v, const char *what) {
     return CNN_OK;
 }
 
-/* kernel, strides, dilations, pads (symmetric only) and auto_pad of a 2-D
- * Conv or pooling node on input x. */
+/* kernel, strides, dilations, pads (top, left, bottom, right) and auto_pad
+ * of a 2-D Conv or pooling node on input x. */
 typedef struct {
-    int kh, kw, sh, sw, ph, pw, dh, dw;
+    int kh, kw, sh, sw, dh, dw;
+    int p[4]; /* top, left, bottom, right */
 } window;
 
 static cnn_status read_window(ctx *c, const value *x, int kh, int kw, int def_stride, window *w) {
     int64_t v[8];
     int n;
-    *w = (window){kh, kw, def_stride, def_stride, 0, 0, 1, 1};
+    *w = (window){kh, kw, def_stride, def_stride, 1, 1, {0, 0, 0, 0}};
     if (x->rank != 4) return refuse(c, "the input must be 4-D (N,C,H,W)");
     if ((n = onnx_attr_ints(c->node, "kernel_shape", v, 8)) != 0) {
         if (n != 2 || v[0] < 1 || v[1] < 1 || v[0] > 4096 || v[1] > 4096)
@@ -323,35 +320,46 @@ static cnn_status read_window(ctx *c, const value *x, int kh, int kw, int def_st
     char ap[32];
     onnx_attr_str(c->node, "auto_pad", ap, sizeof ap);
     if ((n = onnx_attr_ints(c->node, "pads", v, 8)) != 0) {
-        if (n != 4 || v[0] < 0 || v[1] < 0 || v[0] > 4096 || v[1] > 4096)
-            return refuse(c, "pads must be 4 non-negative values");
-        if (v[0] != v[2] || v[1] != v[3])
-            return refuse(c, "asymmetric pads [%lld,%lld,%lld,%lld] are not supported",
-                          (long long)v[0], (long long)v[1], (long long)v[2], (long long)v[3]);
+        if (n != 4) return refuse(c, "pads must be 4 values");
+        for (int i = 0; i < 4; i++) {
+            if (v[i] < 0 || v[i] > 4096) return refuse(c, "pads must be from 0 to 4096");
+            w->p[i] = (int)v[i];
+        }
         if (ap[0] && strcmp(ap, "NOTSET")) return refuse(c, "pads given with auto_pad=%s", ap);
-        w->ph = (int)v[0];
-        w->pw = (int)v[1];
     }
     if (!strcmp(ap, "SAME_UPPER") || !strcmp(ap, "SAME_LOWER")) {
+        /* output = ceil(in / stride); the odd one of an odd total goes at the
+         * end (UPPER) or at the start (LOWER). */
         int in[2] = {x->shape.h, x->shape.w}, k[2] = {w->kh, w->kw}, s[2] = {w->sh, w->sw},
-            d[2] = {w->dh, w->dw}, p[2];
+            d[2] = {w->dh, w->dw};
         for (int i = 0; i < 2; i++) {
             long out = (in[i] + s[i] - 1) / s[i];
             long total = (out - 1) * s[i] + (long)(k[i] - 1) * d[i] + 1 - in[i];
             if (total < 0) total = 0;
-            if (total % 2)
-                return refuse(c,
-                              "auto_pad=%s gives an odd total padding (%ld) on axis %d; only "
-                              "symmetric padding is supported",
-                              ap, total, i);
-            p[i] = (int)(total / 2);
+            int lo = (int)(total / 2), hi = (int)(total - total / 2);
+            w->p[i] = ap[5] == 'U' ? lo : hi;
+            w->p[i + 2] = ap[5] == 'U' ? hi : lo;
         }
-        w->ph = p[0];
-        w->pw = p[1];
     } else if (ap[0] && strcmp(ap, "NOTSET") && strcmp(ap, "VALID")) {
         return refuse(c, "auto_pad=%s is not supported", ap);
     }
     return CNN_OK;
+}
+
+static int symmetric(const int p[4]) {
+    return p[0] == p[2] && p[1] == p[3];
+}
+
+/* A `pad` layer on x (top, left, bottom, right; value), named after the
+ * node; *x becomes its output. */
+static cnn_status emit_pad(ctx *c, value **x, const int p[4], float value_) {
+    char name[64], opts[128];
+    layer_name(c, NULL, name, sizeof name - 4);
+    strcat(name, "_pad");
+    snprintf(opts, sizeof opts, "padding=%d,%d,%d,%d value=%.9g", p[1], p[3], p[0], p[2], value_);
+    cnn_status s = emit(c, "pad", name, x, 1, 4, "%s", opts);
+    if (s == CNN_OK) *x = &c->v[c->n_v - 1];
+    return s;
 }
 
 /* ---- operators ---------------------------------------------------------- */
@@ -377,14 +385,23 @@ static cnn_status op_conv(ctx *c) {
                       (long long)w->dims[0]);
     window k;
     if ((s = read_window(c, x, (int)w->dims[2], (int)w->dims[3], 1, &k))) return s;
-    k.ph += x->pad[0];
-    k.pw += x->pad[1];
+    for (int i = 0; i < 4; i++)
+        k.p[i] += x->pad[i]; /* a zero Pad before it */
+    if (!symmetric(k.p)) {   /* explicit zero padding, then no padding */
+        value *src = x;
+        value base = *x;
+        memset(base.pad, 0, sizeof base.pad);
+        src = &base;
+        if ((s = emit_pad(c, &src, k.p, 0))) return s;
+        x = src;
+        memset(k.p, 0, sizeof k.p);
+    }
     char name[64];
     layer_name(c, wv, name, sizeof name);
     if ((s = emit(c, "conv", name, &x, 1, 4,
                   "filters=%lld kernel=%dx%d stride=%dx%d padding=%dx%d dilation=%dx%d groups=%lld "
                   "bias=%d",
-                  (long long)w->dims[0], k.kh, k.kw, k.sh, k.sw, k.ph, k.pw, k.dh, k.dw,
+                  (long long)w->dims[0], k.kh, k.kw, k.sh, k.sw, k.p[0], k.p[1], k.dh, k.dw,
                   (long long)group, bv != NULL)))
         return s;
     if ((s = add_weight_copy(c, name, "weight", w->f, w->count))) return s;
@@ -400,12 +417,15 @@ static cnn_status op_maxpool(ctx *c) {
         (s = extra_outputs_unused(c)) || (s = input(c, 0, 0, &x)) ||
         (s = read_window(c, x, 0, 0, 1, &k)))
         return s;
+    if (!symmetric(k.p))
+        return refuse(c, "asymmetric pads [%d,%d,%d,%d] are not supported for max pooling", k.p[0],
+                      k.p[1], k.p[2], k.p[3]);
     int ceil = (int)onnx_attr_int(c->node, "ceil_mode", 0);
     char name[64];
     layer_name(c, NULL, name, sizeof name);
     return emit(c, "maxpool", name, &x, 1, 4,
                 "kernel=%dx%d stride=%dx%d padding=%dx%d dilation=%dx%d ceil_mode=%d", k.kh, k.kw,
-                k.sh, k.sw, k.ph, k.pw, k.dh, k.dw, ceil != 0);
+                k.sh, k.sw, k.p[0], k.p[1], k.dh, k.dw, ceil != 0);
 }
 
 static cnn_status op_avgpool(ctx *c) {
@@ -417,21 +437,34 @@ static cnn_status op_avgpool(ctx *c) {
         return s;
     int ceil = onnx_attr_int(c->node, "ceil_mode", 0) != 0;
     int cip = onnx_attr_int(c->node, "count_include_pad", 0) != 0;
-    if (x->pad[0] || x->pad[1]) {
-        /* Pad (zeros) then AveragePool: the zeros count, as count_include_pad=1. */
-        if (ceil) return refuse(c, "a Pad before an AveragePool with ceil_mode=1 is not supported");
-        if ((k.ph || k.pw) && !cip)
-            return refuse(c, "a Pad before an AveragePool with its own pads and "
-                             "count_include_pad=0 is not supported");
-        k.ph += x->pad[0];
-        k.pw += x->pad[1];
+    int own = k.p[0] || k.p[1] || k.p[2] || k.p[3];
+    int pending = x->pad[0] || x->pad[1] || x->pad[2] || x->pad[3];
+    if (pending || !symmetric(k.p)) {
+        /* The padded zeros count in the average: only the same as
+         * count_include_pad=1 when no window runs past the padding (no ceil). */
+        if (ceil)
+            return refuse(c, "%s with ceil_mode=1 is not supported",
+                          pending ? "a Pad before an AveragePool" : "asymmetric pads");
+        if (own && !cip)
+            return refuse(c, "%s with count_include_pad=0 is not supported",
+                          pending ? "a Pad before an AveragePool with its own pads"
+                                  : "asymmetric pads");
+        for (int i = 0; i < 4; i++)
+            k.p[i] += x->pad[i];
         cip = 1;
+        if (!symmetric(k.p)) {
+            value base = *x, *src = &base;
+            memset(base.pad, 0, sizeof base.pad);
+            if ((s = emit_pad(c, &src, k.p, 0))) return s;
+            x = src;
+            memset(k.p, 0, sizeof k.p);
+        }
     }
     char name[64];
     layer_name(c, NULL, name, sizeof name);
     return emit(c, "avgpool", name, &x, 1, 4,
                 "kernel=%dx%d stride=%dx%d padding=%dx%d ceil_mode=%d count_include_pad=%d", k.kh,
-                k.kw, k.sh, k.sw, k.ph, k.pw, ceil, cip);
+                k.kw, k.sh, k.sw, k.p[0], k.p[1], ceil, cip);
 }
 
 static cnn_status op_simple(ctx *c, const char *type, const char *attrs, const char *opts) {
@@ -760,7 +793,7 @@ static cnn_status op_batchnorm(ctx *c) {
     char name[64];
     layer_name(c, p[0], name, sizeof name);
     /* ONNX: running = running * momentum + batch * (1 - momentum); torch's momentum is 1 - that. */
-    if ((s = emit(c, "batchnorm", name, &x, 1, x->rank, "eps=%.9g momentum=%.9g", eps, 1 - mom)))
+    if ((s = emit(c, "batchnorm", name, &x, 1, x->rank, "eps=%.9g momentum=%.6g", eps, 1.0 - mom)))
         return s;
     static const char *const suffix[4] = {"weight", "bias", "running_mean", "running_var"};
     for (int i = 0; i < 4; i++)
@@ -797,8 +830,28 @@ static cnn_status op_lrn(ctx *c) {
                 onnx_attr_float(c->node, "beta", 0.75f), onnx_attr_float(c->node, "bias", 1.0f));
 }
 
-/* Pad with zeros on H and W only: absorbed by the Conv / AveragePool that
- * reads it (they pad with zeros themselves), else refused. */
+/* Can every reader of value `name` absorb a zero padding itself? Conv
+ * always; AveragePool without ceil_mode. */
+static int pad_foldable(ctx *c, const char *name) {
+    int readers = 0;
+    for (size_t i = 0; i < c->g->n_node; i++) {
+        const Onnx__NodeProto *n = c->g->node[i];
+        for (size_t j = 0; j < n->n_input; j++) {
+            if (strcmp(n->input[j], name)) continue;
+            readers++;
+            if (j != 0) return 0;
+            if (!strcmp(n->op_type, "Conv")) continue;
+            if (!strcmp(n->op_type, "AveragePool") && !onnx_attr_int(n, "ceil_mode", 0)) continue;
+            return 0;
+        }
+    }
+    for (size_t i = 0; i < c->g->n_output; i++)
+        if (!strcmp(c->g->output[i]->name, name)) return 0;
+    return readers > 0;
+}
+
+/* Pad with a constant on H and W: folded into the Conv / AveragePool that
+ * reads it when the constant is 0, else a `pad` layer. */
 static cnn_status op_pad(ctx *c) {
     value *x, *pv, *cv;
     cnn_status s;
@@ -824,28 +877,51 @@ static cnn_status op_pad(ctx *c) {
         value_ = cv->t->f[0];
     }
     if (has_input(c->node, 3)) return refuse(c, "the axes input is not supported");
-    if (value_ != 0) return refuse(c, "padding with %g: only zero padding is supported", value_);
+    if (!isfinite(value_)) return refuse(c, "padding with %g is not supported", value_);
     if (x->rank != 4 || n != 8) return refuse(c, "only 4-D inputs with 8 pads are supported");
     if (p[0] || p[1] || p[4] || p[5])
         return refuse(c, "padding the batch or channel axis is not supported");
     for (int i = 0; i < 8; i++)
         if (p[i] < 0 || p[i] > 4096) return refuse(c, "pads must be from 0 to 4096");
-    if (p[2] != p[6] || p[3] != p[7])
-        return refuse(c,
-                      "asymmetric pads (top %lld, bottom %lld, left %lld, right %lld) are not "
-                      "supported",
-                      (long long)p[2], (long long)p[6], (long long)p[3], (long long)p[7]);
-    /* Every reader must be a Conv or an AveragePool (checked when they read it). */
-    value out = *x;
-    out.name = c->node->output[0];
-    out.pad[0] += (int)p[2];
-    out.pad[1] += (int)p[3];
-    out.pad[2] += (int)p[6];
-    out.pad[3] += (int)p[7];
-    for (size_t i = 0; i < c->g->n_output; i++)
-        if (!strcmp(c->g->output[i]->name, out.name))
-            return refuse(c, "a Pad as the graph's output is not supported");
-    return define(c, out);
+    int q[4] = {(int)p[2], (int)p[3], (int)p[6], (int)p[7]}; /* top, left, bottom, right */
+    if (!q[0] && !q[1] && !q[2] && !q[3]) return op_alias(c, x);
+    if (value_ == 0 && pad_foldable(c, c->node->output[0])) {
+        value out = *x;
+        out.name = c->node->output[0];
+        for (int i = 0; i < 4; i++)
+            out.pad[i] += q[i];
+        return define(c, out);
+    }
+    return emit_pad(c, &x, q, value_);
+}
+
+/* A node of a foldable type whose inputs are all constants becomes a constant. */
+static int try_fold(ctx *c, cnn_status *s) {
+    static const char *const ops[] = {"ConstantOfShape", "Cast",  "Concat",
+                                      "Reshape",         "Slice", "Transpose"};
+    const Onnx__NodeProto *n = c->node;
+    int known = 0;
+    for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++)
+        known |= !strcmp(n->op_type, ops[i]);
+    if (!known || n->n_input < 1 || n->n_input > 8) return 0;
+    const onnx_tensor *in[8];
+    for (size_t k = 0; k < n->n_input; k++) {
+        in[k] = NULL;
+        if (!has_input(n, k)) continue;
+        value *v = find(c, n->input[k]);
+        if (!v || v->layer != -2) return 0;
+        in[k] = v->t;
+    }
+    if (!in[0]) return 0;
+    char err[160];
+    onnx_tensor *t;
+    if (onnx_fold(n, in, (int)n->n_input, &t, err, sizeof err) != CNN_OK) {
+        *s = refuse(c, "on constants: %s", err);
+        return 1;
+    }
+    if ((*s = keep_const(c, t)) == CNN_OK)
+        *s = define(c, (value){.name = n->output[0], .layer = -2, .t = t});
+    return 1;
 }
 
 static cnn_status translate_node(ctx *c) {
@@ -854,6 +930,8 @@ static cnn_status translate_node(ctx *c) {
     if (n->domain && *n->domain && strcmp(n->domain, "ai.onnx"))
         return refuse(c, "operator domain '%s' is not supported", n->domain);
     if (n->n_output < 1 || !n->output[0] || !*n->output[0]) return refuse(c, "no output");
+    cnn_status folded;
+    if (try_fold(c, &folded)) return folded;
     if (!strcmp(op, "Conv")) return op_conv(c);
     if (!strcmp(op, "MaxPool")) return op_maxpool(c);
     if (!strcmp(op, "AveragePool")) return op_avgpool(c);
@@ -935,6 +1013,11 @@ static cnn_status translate_graph(ctx *c, const Onnx__ModelProto *mp) {
     cnn_status s;
     c->g = g;
     c->m->opset = 0;
+    /* every initializer, the input, and at most two values per node (a pad layer and the output) */
+    c->cap_v = (int)(g->n_initializer + 2 * g->n_node + 8);
+    if (g->n_initializer > (1u << 24) || g->n_node > (1u << 24) ||
+        !(c->v = malloc((size_t)c->cap_v * sizeof *c->v)))
+        return cnn_fail(CNN_ERR_NOMEM, "%s: out of memory for %zu nodes", c->path, g->n_node);
     for (size_t i = 0; i < mp->n_opset_import; i++) {
         const char *d = mp->opset_import[i]->domain;
         if (!d || !*d || !strcmp(d, "ai.onnx")) c->m->opset = (int)mp->opset_import[i]->version;

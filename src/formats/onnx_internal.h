@@ -9,7 +9,8 @@
 
 #define ONNX_MAX_DIMS 8
 
-/* A constant: an initializer or a Constant node's value, float32 or int64. */
+/* A constant: an initializer or a Constant node's value: float32, or
+ * int64 / int32 / bool held as int64. */
 typedef struct {
     int ndim;
     int64_t dims[ONNX_MAX_DIMS];
@@ -23,6 +24,12 @@ cnn_status onnx_read(const char *path, Onnx__ModelProto **out);
 cnn_status onnx_tensor_decode(const Onnx__TensorProto *p, const char *path, const char *what,
                               onnx_tensor **out);
 void onnx_tensor_free(onnx_tensor *t);
+
+/* Evaluate node n on constant inputs in[0..n_in) (NULL for an empty input):
+ * ConstantOfShape, Cast, Concat, Reshape, Transpose, Slice. On failure
+ * returns CNN_ERR_UNSUPPORTED with the reason in err. */
+cnn_status onnx_fold(const Onnx__NodeProto *n, const onnx_tensor *const *in, int n_in,
+                     onnx_tensor **out, char *err, size_t errlen);
 
 const Onnx__AttributeProto *onnx_attr(const Onnx__NodeProto *n, const char *name);
 int64_t onnx_attr_int(const Onnx__NodeProto *n, const char *name, int64_t def);

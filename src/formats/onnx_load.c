@@ -94,21 +94,38 @@ cnn_status onnx_tensor_decode(const Onnx__TensorProto *p, const char *path, cons
         return cnn_fail(CNN_ERR_FORMAT, "%s: %s has %zu dimensions (at most %d supported)", path,
                         what, p->n_dims, ONNX_MAX_DIMS);
     int type = p->has_data_type ? p->data_type : 0;
-    if (type != ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT &&
-        type != ONNX__TENSOR_PROTO__DATA_TYPE__INT64)
+    /* float32 as floats; int64, int32 and bool (shapes, pads, flags) as int64. */
+    size_t esize;
+    switch (type) {
+    case ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT:
+        esize = 4;
+        break;
+    case ONNX__TENSOR_PROTO__DATA_TYPE__INT64:
+        esize = 8;
+        break;
+    case ONNX__TENSOR_PROTO__DATA_TYPE__INT32:
+        esize = 4;
+        break;
+    case ONNX__TENSOR_PROTO__DATA_TYPE__BOOL:
+        esize = 1;
+        break;
+    default:
         return cnn_fail(CNN_ERR_UNSUPPORTED,
-                        "%s: %s has data type %d; only float32 (1) and int64 (7) are supported",
+                        "%s: %s has data type %d; only float32 (1), int64 (7), int32 (6) and bool "
+                        "(9) are supported",
                         path, what, type);
+    }
+    int is_float = type == ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT;
     size_t count = 1;
     for (size_t d = 0; d < p->n_dims; d++)
         if (p->dims[d] < 0 || !cnn_mul_size(count, (size_t)p->dims[d], &count) ||
             count > MAX_TENSOR_ELEMS)
             return cnn_fail(CNN_ERR_FORMAT, "%s: %s: dimension %zu is %lld: negative or too large",
                             path, what, d, (long long)p->dims[d]);
-    size_t esize = type == ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT ? 4 : 8;
-    size_t have = p->has_raw_data ? p->raw_data.len / esize
-                  : esize == 4    ? p->n_float_data
-                                  : p->n_int64_data;
+    size_t have = p->has_raw_data                                ? p->raw_data.len / esize
+                  : is_float                                     ? p->n_float_data
+                  : type == ONNX__TENSOR_PROTO__DATA_TYPE__INT64 ? p->n_int64_data
+                                                                 : p->n_int32_data;
     if ((p->has_raw_data && p->raw_data.len % esize) || have != count)
         return cnn_fail(CNN_ERR_FORMAT, "%s: %s: its dims hold %zu values but its data has %zu%s",
                         path, what, count, have, p->has_raw_data ? " (raw_data)" : "");
@@ -118,11 +135,8 @@ cnn_status onnx_tensor_decode(const Onnx__TensorProto *p, const char *path, cons
     for (int d = 0; d < t->ndim; d++)
         t->dims[d] = p->dims[d];
     t->count = count;
-    t->is_int = esize == 8;
-    const void *src = p->has_raw_data ? (const void *)p->raw_data.data
-                      : esize == 4    ? (const void *)p->float_data
-                                      : (const void *)p->int64_data;
-    if (esize == 4)
+    t->is_int = !is_float;
+    if (is_float)
         t->f = malloc(count ? count * 4 : 1);
     else
         t->i = malloc(count ? count * 8 : 1);
@@ -130,7 +144,29 @@ cnn_status onnx_tensor_decode(const Onnx__TensorProto *p, const char *path, cons
         free(t);
         return cnn_fail(CNN_ERR_NOMEM, "%s: out of memory for %s (%zu values)", path, what, count);
     }
-    if (count) memcpy(esize == 4 ? (void *)t->f : (void *)t->i, src, count * esize);
+    const uint8_t *raw = p->has_raw_data ? p->raw_data.data : NULL;
+    for (size_t k = 0; k < count; k++) {
+        if (is_float) {
+            if (raw)
+                memcpy(&t->f[k], raw + 4 * k, 4);
+            else
+                t->f[k] = p->float_data[k];
+        } else if (esize == 8) {
+            if (raw)
+                memcpy(&t->i[k], raw + 8 * k, 8);
+            else
+                t->i[k] = p->int64_data[k];
+        } else if (esize == 4) {
+            int32_t v;
+            if (raw)
+                memcpy(&v, raw + 4 * k, 4);
+            else
+                v = p->int32_data[k];
+            t->i[k] = v;
+        } else {
+            t->i[k] = raw ? raw[k] != 0 : p->int32_data[k] != 0;
+        }
+    }
     *out = t;
     return CNN_OK;
 }
