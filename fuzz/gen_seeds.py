@@ -82,6 +82,9 @@ put("weights", "reordered_body", weights(good[::-1]))
 put("weights", "missing_body", weights(good[:3]))
 put("weights", "wrong_shape_body", weights([tensor("c1.weight", (3, 2, 3, 2))] + good[1:]))
 put("weights", "empty_body", weights([]))
+put("weights", "checkpoint_body", weights(good + [tensor("train.state", (64,), 2, 0.0),
+                                              tensor("train.order", (16,), 2, 0.0),
+                                              tensor("optim.state", (10,), 2, 0.5)]))
 
 # ---- IDX: 2 bytes (little-endian) of image-file length, the images, the labels
 def idx_images(n, h, w):

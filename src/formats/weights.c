@@ -139,6 +139,20 @@ static cnn_status take(reader *r, void *dst, size_t n, const char *what) {
     return CNN_OK;
 }
 
+/* A tensor's name (u16 length, bytes) into name[1024], NUL-terminated; at is
+ * the tensor's offset, for messages. A longer name is refused, not truncated. */
+static cnn_status take_name(reader *r, size_t at, char name[1024]) {
+    uint16_t nlen;
+    cnn_status s = take(r, &nlen, 2, "a tensor name length");
+    if (s != CNN_OK) return s;
+    if (nlen >= 1024)
+        return cnn_fail(CNN_ERR_FORMAT, "%s: offset %zu: a tensor name of %u bytes (at most 1023)",
+                        r->path, at, (unsigned)nlen);
+    if ((s = take(r, name, nlen, "a tensor name")) != CNN_OK) return s;
+    name[nlen] = 0;
+    return CNN_OK;
+}
+
 static cnn_status read_file(const char *path, unsigned char **data, size_t *len) {
     FILE *f = fopen(path, "rb");
     if (!f) return cnn_fail(CNN_ERR_IO, "%s: %s", path, strerror(errno));
@@ -215,18 +229,10 @@ cnn_status cnn_net_load_weights(cnn_net *net, const char *path) {
         s = cnn_fail(CNN_ERR_NOMEM, "out of memory");
     for (uint32_t i = 0; i < count && s == CNN_OK; i++) {
         size_t at = r.off;
-        uint16_t nlen;
         uint8_t kind, ndim;
         uint32_t dims[4];
         char name[1024];
-        if ((s = take(&r, &nlen, 2, "a tensor name length"))) break;
-        if (nlen >= sizeof name) {
-            s = cnn_fail(CNN_ERR_FORMAT, "%s: offset %zu: a tensor name of %u bytes (at most %zu)",
-                         path, at, (unsigned)nlen, sizeof name - 1);
-            break;
-        }
-        if ((s = take(&r, name, nlen, "a tensor name"))) break;
-        name[nlen] = 0;
+        if ((s = take_name(&r, at, name))) break;
         if ((s = take(&r, &kind, 1, "a tensor kind")) || (s = take(&r, &ndim, 1, "a tensor rank")))
             break;
         if (ndim < 1 || ndim > 4 || kind > 2) {
@@ -339,14 +345,10 @@ cnn_status cnn_weights_read_extra(const char *path, cnn_extra_slot *slots, int n
     }
     for (uint32_t i = 0; i < count && s == CNN_OK; i++) {
         size_t at = r.off;
-        uint16_t nlen;
         uint8_t kind, ndim;
         uint32_t dims[4];
         char name[1024];
-        if ((s = take(&r, &nlen, 2, "a tensor name length")) ||
-            (s = take(&r, name, nlen, "a tensor name")))
-            break;
-        name[nlen < sizeof name ? nlen : sizeof name - 1] = 0;
+        if ((s = take_name(&r, at, name))) break;
         if ((s = take(&r, &kind, 1, "a tensor kind")) || (s = take(&r, &ndim, 1, "a tensor rank")))
             break;
         if (ndim < 1 || ndim > 4 || kind > 2) {
