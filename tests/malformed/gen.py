@@ -149,7 +149,7 @@ def icase(name, images, labels, verb="eval"):
     if verb == "train":
         write(d + "/train-images-idx3-ubyte", images)
         write(d + "/train-labels-idx1-ubyte", labels)
-        case(d, "train %s --data %s/%s --epochs 1 --quiet" % (small, rel, d))
+        case(d, "train %s --data %s/%s --epochs 1 --quiet --run-dir @TMP@/run" % (small, rel, d))
     else:
         case(d, "eval %s --weights %s --data %s/%s" % (small, small_w, rel, d))
 
