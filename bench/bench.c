@@ -10,7 +10,7 @@
  *   bench conv SAMPLES                       3x3 64->64 56x56 batch 16 forward
  *   bench train MODEL DATA BATCH STEPS SAMPLES
  *   bench infer MODEL BATCH REPS SAMPLES
- *   bench to99 MODEL DATA TARGET MAX_EPOCHS
+ *   bench to99 MODEL DATA TARGET MAX_EPOCHS [MAX_SECONDS]
  */
 #include "cnn.h"
 #include <cblas.h>
@@ -160,7 +160,7 @@ static int bench_infer(const char *model, int n, int reps, int samples) {
 }
 
 typedef struct {
-    double start, reached;
+    double start, reached, limit;
     float target, acc;
     int epoch;
 } to99_state;
@@ -178,17 +178,19 @@ static void to99_epoch(int epoch, float tl, float ta, float vl, float va, void *
 
 static int to99_progress(const cnn_progress *p, void *user) {
     const to99_state *st = user;
-    return st->reached != 0;
+    return st->reached != 0 || (st->limit > 0 && now_s() - st->start > st->limit);
 }
 
 /* Train with the model file's recipe, evaluating after every epoch; stop at the target. */
-static int bench_to99(const char *model, const char *dir, float target, int max_epochs) {
+static int bench_to99(const char *model, const char *dir, float target, int max_epochs,
+                      double limit) {
     cnn_net *net;
     cnn_dataset train = {0}, test = {0};
     if (!load_mnist(dir, "train", &train) || !load_mnist(dir, "t10k", &test)) return fail("mnist");
     to99_state st = {0};
     st.target = target;
     st.start = now_s();
+    st.limit = limit;
     if (cnn_net_load_model(&net, model, 0) != CNN_OK) return fail(model);
     cnn_train_config cfg = *cnn_net_train_config(net);
     if (max_epochs > 0 && cfg.epochs > max_epochs) cfg.epochs = max_epochs;
@@ -213,8 +215,10 @@ int main(int argc, char **argv) {
     if (argc >= 6 && !strcmp(argv[1], "infer"))
         return bench_infer(argv[2], atoi(argv[3]), atoi(argv[4]), atoi(argv[5]));
     if (argc >= 6 && !strcmp(argv[1], "to99"))
-        return bench_to99(argv[2], argv[3], (float)atof(argv[4]), atoi(argv[5]));
+        return bench_to99(argv[2], argv[3], (float)atof(argv[4]), atoi(argv[5]),
+                          argc >= 7 ? atof(argv[6]) : 0);
     fprintf(stderr, "usage: bench sgemm N SAMPLES | conv SAMPLES | train MODEL DATA BATCH STEPS "
-                    "SAMPLES | infer MODEL BATCH REPS SAMPLES | to99 MODEL DATA TARGET EPOCHS\n");
+                    "SAMPLES | infer MODEL BATCH REPS SAMPLES | to99 MODEL DATA TARGET EPOCHS "
+                    "[SECONDS]\n");
     return 2;
 }

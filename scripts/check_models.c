@@ -1,13 +1,16 @@
 /* check_models.c — helper of scripts/check_models.py: run a model with given
  * weights on raw float32 input and write what the torch side compares.
  *
- *   check_models MODEL WEIGHTS X.f32 N OUT_PREFIX
+ *   check_models MODEL WEIGHTS X.f32 N OUT_PREFIX [LABELS.u8]
  *
  * writes OUT_PREFIX.logits.f32 (the input of the final softmax, eval mode),
  * OUT_PREFIX.params.f32 and OUT_PREFIX.buffers.f32 (the net's parameter and
- * buffer blocks, to check that torch's state_dict order maps onto them). */
+ * buffer blocks, to check that torch's state_dict order maps onto them). With
+ * labels it then runs one training step (cnn_net_train_step, batch
+ * statistics) and writes OUT_PREFIX.loss.f32, .grads.f32 and .buffers_after.f32. */
 #include "cnn.h"
 #include "graph/net.h"
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -23,8 +26,8 @@ static int dump(const char *prefix, const char *what, const float *p, size_t n) 
 }
 
 int main(int argc, char **argv) {
-    if (argc != 6) {
-        fprintf(stderr, "usage: check_models MODEL WEIGHTS X.f32 N OUT_PREFIX\n");
+    if (argc != 6 && argc != 7) {
+        fprintf(stderr, "usage: check_models MODEL WEIGHTS X.f32 N OUT_PREFIX [LABELS.u8]\n");
         return 2;
     }
     cnn_net *net;
@@ -52,6 +55,24 @@ int main(int argc, char **argv) {
     int rc = dump(argv[5], "logits", logits->y, (size_t)n * cnn_shape_size(logits->out)) ||
              dump(argv[5], "params", cnn_net_params(net), cnn_net_num_params(net)) ||
              dump(argv[5], "buffers", cnn_net_buffers(net), cnn_net_num_buffers(net));
+    if (!rc && argc == 7) {
+        uint8_t *labels = malloc((size_t)n);
+        f = fopen(argv[6], "rb");
+        if (!labels || !f || fread(labels, 1, (size_t)n, f) != (size_t)n) {
+            fprintf(stderr, "check_models: cannot read %d labels from %s\n", n, argv[6]);
+            return 1;
+        }
+        fclose(f);
+        float loss;
+        if (cnn_net_train_step(net, x, labels, n, 0, &loss, NULL) != CNN_OK) {
+            fprintf(stderr, "check_models: %s\n", cnn_last_error());
+            return 1;
+        }
+        rc = dump(argv[5], "loss", &loss, 1) ||
+             dump(argv[5], "grads", cnn_net_grads(net), cnn_net_num_params(net)) ||
+             dump(argv[5], "buffers_after", cnn_net_buffers(net), cnn_net_num_buffers(net));
+        free(labels);
+    }
     free(x);
     cnn_net_free(net);
     return rc;

@@ -12,10 +12,21 @@ into models/ARCH.cnn with scripts/check_models.c, and compare
   - the parameter count,
   - the net's parameter and buffer blocks with the state_dict's parameters and
     buffers flattened in order (the layouts agree tensor by tensor),
-  - the eval-mode logits on a random batch: max|diff| <= 1e-4 * max(1, max|y|).
+  - the eval-mode logits on a random batch: max|diff| <= 1e-4 * max(1, max|y|),
+  - for the models with batch norm, one training step (batch statistics,
+    dropout off on both sides) on a batch of 2 at a small input size (32, 64 or
+    96 pixels) against torch in float64: the loss and the updated running
+    statistics (1e-5) and every parameter gradient (max|diff| / max|ref| per
+    tensor <= 1e-4). Of 8 random batches the one farthest from a kink is used
+    (ReLU inputs from 0, max-pool maxima from their runners-up): float32
+    rounding flips a ReLU or an argmax within ~1e-6 of its kink, and that moves
+    the gradients upstream by percents (torch float32 against float64 too: its
+    error is printed beside ours).
 Small models without a torchvision counterpart (resnet20_cifar) are compared
 with a PyTorch definition written here. Exits non-zero on any mismatch."""
+import copy
 import os
+import re
 import struct
 import subprocess
 import sys
@@ -101,6 +112,111 @@ MODELS = {
 }
 
 
+def pool_gap(mod, x):
+    """The smallest non-zero gap between the largest and the second largest value
+    of a max-pool window (an argmax that rounding could flip)."""
+    k, st, p = (v if isinstance(v, int) else v[0] for v in (mod.kernel_size, mod.stride,
+                                                             mod.padding))
+    out = F.max_pool2d(x, k, st, p, ceil_mode=mod.ceil_mode)
+    xp = F.pad(x, (p, p + k + st, p, p + k + st), value=float("-inf"))
+    n, c = x.shape[:2]
+    cols = F.unfold(xp.reshape(n * c, 1, *xp.shape[2:]), k, stride=st)  # (n*c, k*k, L)
+    lw = (xp.shape[3] - k) // st + 1
+    cols = cols.reshape(n * c, k * k, -1, lw)[:, :, :out.shape[2], :out.shape[3]]
+    top = cols.topk(2, dim=1).values
+    gap = (top[:, 0] - top[:, 1]).nan_to_num(nan=float("inf"))
+    # Exact ties are harmless: a window of ReLU zeros (its gradient dies in the
+    # ReLU), or copies of one value (a max pool of a max pool), break the same
+    # way in float32 and float64, and in torch and here (the first maximum).
+    gap = torch.where((top[:, 0] > 0) & (gap > 0), gap, torch.full_like(gap, float("inf")))
+    return gap.min().item()
+
+
+def kink_margin(m, x):
+    """The smallest distance to a kink in a float64 training forward of m on x: of
+    a ReLU input from 0, and of a max-pool window's maximum from its runner-up.
+    Float32 rounding flips a ReLU or an argmax that close (~1e-6), and that
+    moves the gradients upstream of it by far more than rounding does."""
+    vals = []
+    hooks = [mod.register_forward_pre_hook(lambda mod, i: vals.append(i[0].abs().min().item()))
+             for mod in m.modules() if isinstance(mod, nn.ReLU)]
+    hooks += [mod.register_forward_hook(lambda mod, i, o: vals.append(o.abs().min().item()))
+              for mod in m.modules() if isinstance(mod, nn.BatchNorm2d)]
+    hooks += [mod.register_forward_pre_hook(lambda mod, i: vals.append(pool_gap(mod, i[0])))
+              for mod in m.modules() if isinstance(mod, nn.MaxPool2d)]
+    with torch.no_grad():
+        m(x)
+    for h in hooks:
+        h.remove()
+    return min(vals)
+
+
+def run_helper(cli, model_text, weights, x, prefix, labels=None):
+    model = prefix + ".cnn"
+    with open(model, "w") as f:
+        f.write(model_text)
+    x.numpy().astype("<f4").tofile(prefix + ".x.f32")
+    args = [cli, model, weights, prefix + ".x.f32", str(x.shape[0]), prefix]
+    if labels is not None:
+        labels.numpy().astype(np.uint8).tofile(prefix + ".labels.u8")
+        args.append(prefix + ".labels.u8")
+    r = subprocess.run(args, capture_output=True, text=True)
+    return r.stderr.strip() if r.returncode else None
+
+
+def train_check(arch, m, text, wpath, prefix, cli):
+    """One training step at a small input size against torch in float64, on the
+    candidate batch that stays farthest from ReLU and max-pool kinks (see kink_margin)."""
+    size = {"resnet20_cifar": 32, "googlenet": 96}.get(arch, 64)
+    text = re.sub(r"shape=3x\d+x\d+", "shape=3x%dx%d" % (size, size), text)
+    text = re.sub(r"(dropout\s+.*)p=[0-9.]+", r"\1p=0", text)
+    m64 = copy.deepcopy(m).double()
+    m64.train()
+    for mod in list(m64.modules()) + list(m.modules()):
+        if isinstance(mod, nn.Dropout):
+            mod.p = 0.0
+    best = None
+    for seed in range(8):
+        g = torch.Generator().manual_seed(seed)
+        x = torch.randn(2, 3, size, size, generator=g)
+        margin = kink_margin(copy.deepcopy(m64), x.double())
+        if best is None or margin > best[0]:
+            best = (margin, x)
+    margin, x = best
+    labels = torch.tensor([3, 7])
+    err = run_helper(cli, text, wpath, x, prefix, labels)
+    if err:
+        return False, "  train: " + err
+    m64.zero_grad()
+    loss = F.cross_entropy(m64(x.double()), labels)
+    loss.backward()
+    m32 = copy.deepcopy(m)
+    m32.train()
+    m32.zero_grad()
+    F.cross_entropy(m32(x), labels).backward()
+    got_loss = float(np.fromfile(prefix + ".loss.f32", "<f4")[0])
+    grads = np.fromfile(prefix + ".grads.f32", "<f4")
+    ours, theirs, at = 0.0, 0.0, 0
+    for (name, p64), p32 in zip(m64.named_parameters(), m32.parameters()):
+        g = p64.grad.reshape(-1).numpy()
+        ref_max = max(np.abs(g).max(), 1e-30)
+        e_ours = np.abs(grads[at:at + g.size] - g).max() / ref_max
+        e_theirs = np.abs(p32.grad.reshape(-1).double().numpy() - g).max() / ref_max
+        if os.environ.get("CHECK_VERBOSE"):
+            print("    %-40s ours %.1e torch float32 %.1e max|g| %.1e"
+                  % (name, e_ours, e_theirs, ref_max))
+        ours, theirs = max(ours, e_ours), max(theirs, e_theirs)
+        at += g.size
+    b_after = torch.cat([v.reshape(-1) for k, v in m64.state_dict().items()
+                         if k.endswith("running_mean") or k.endswith("running_var")]).numpy()
+    got_ba = np.fromfile(prefix + ".buffers_after.f32", "<f4")
+    dbuf = np.abs(got_ba - b_after).max() / max(1.0, np.abs(b_after).max())
+    dloss = abs(got_loss - loss.item()) / max(1.0, abs(loss.item()))
+    ok = ours <= 1e-4 and dbuf <= 1e-5 and dloss <= 1e-5
+    return ok, "\n    train %dx%d (kink margin %.0e): loss %.1e, running stats %.1e, grads %.1e " \
+        "(torch float32: %.1e)" % (size, size, margin, dloss, dbuf, ours, theirs)
+
+
 def check(arch, tmp, cli):
     torch.manual_seed(0)
     m = MODELS[arch]()
@@ -113,18 +229,18 @@ def check(arch, tmp, cli):
                 mod.bias.uniform_(-0.5, 0.5)
     m.eval()
     size = 32 if arch.endswith("cifar") else 224
-    n = 2
-    x = torch.randn(n, 3, size, size)
+    x = torch.randn(2, 3, size, size)
     with torch.no_grad():
         y = m(x).double()
     state = m.state_dict()
-    wpath, xpath, prefix = (os.path.join(tmp, arch + s) for s in (".weights", ".x.f32", ""))
+    prefix = os.path.join(tmp, arch)
+    wpath = prefix + ".weights"
     write_weights(wpath, state)
-    x.numpy().astype("<f4").tofile(xpath)
-    r = subprocess.run([cli, os.path.join(ROOT, "models", arch + ".cnn"), wpath, xpath, str(n),
-                        prefix], capture_output=True, text=True)
-    if r.returncode:
-        print("%-15s FAIL: %s" % (arch, r.stderr.strip()))
+    with open(os.path.join(ROOT, "models", arch + ".cnn")) as f:
+        text = f.read()
+    err = run_helper(cli, text, wpath, x, prefix)
+    if err:
+        print("%-15s FAIL: %s" % (arch, err))
         return False
     params = [v for k, v in m.named_parameters()]
     buffers = [v for k, v in state.items()
@@ -140,14 +256,17 @@ def check(arch, tmp, cli):
         got_b.shape == flat_b.shape and np.array_equal(got_b, flat_b)
     ref = y.numpy().reshape(-1)
     diff = np.abs(logits - ref).max() if logits.shape == ref.shape else float("inf")
-    tol = 1e-4 * max(1.0, np.abs(ref).max())
-    ok = ok_layout and diff <= tol and count == got_p.size
-    print("%-15s params %11d (torch %11d)  layout %s  logits max|diff| %.2e (max|y| %.2f)  %s"
-          % (arch, got_p.size, count, "same" if ok_layout else "DIFFERENT", diff,
-             np.abs(ref).max(), "ok" if ok else "FAIL"))
-    for s in (".weights", ".x.f32", ".logits.f32", ".params.f32", ".buffers.f32"):
-        if os.path.exists(prefix + s):
-            os.remove(prefix + s)
+    rel = diff / max(1.0, np.abs(ref).max())
+    ok = ok_layout and rel <= 1e-4 and count == got_p.size
+    train = ""
+    if buffers:
+        ok_train, train = train_check(arch, m, text, wpath, prefix, cli)
+        ok = ok and ok_train
+    print("%-15s params %d (torch %d), layout %s, eval logits %.1e%s  %s"
+          % (arch, got_p.size, count, "same" if ok_layout else "DIFFERENT", rel, train,
+             "ok" if ok else "FAIL"))
+    for f in os.listdir(tmp):
+        os.remove(os.path.join(tmp, f))
     return ok
 
 

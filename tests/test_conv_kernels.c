@@ -152,6 +152,10 @@ static const conv_case cases[] = {
     {"prime 7x11 single image", 1, 5, 7, 11, 7, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1},
     {"bigger c8 k16 batch 5", 5, 8, 9, 11, 16, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1},
     {"1x1 input", 3, 4, 1, 1, 5, 1, 1, 1, 1, 0, 0, 1, 1, 1, 1},
+    {"LeNet c1: 1 channel 5x5 p2", 4, 1, 13, 12, 6, 5, 5, 1, 1, 2, 2, 1, 1, 1, 1},
+    {"3x3 p0x2 asymmetric", 2, 3, 6, 5, 4, 3, 3, 1, 1, 0, 2, 1, 1, 1, 0},
+    {"2x7 p1x3", 2, 2, 5, 9, 3, 2, 7, 1, 1, 1, 3, 1, 1, 1, 1},
+    {"1x3 on one row", 2, 3, 1, 8, 2, 1, 3, 1, 1, 0, 1, 1, 1, 1, 1},
 };
 
 static cnn_conv_geom geom_of(const conv_case *t) {
@@ -270,7 +274,7 @@ static void test_single_image(void **state) {
     size_t nw = cnn_conv_weight_size(&g);
     float *x = rand_floats(nx), *w = rand_floats(nw), *b = rand_floats((size_t)t->k);
     float *dy = rand_floats(ny), *y = filled(ny, NAN), *yr = filled(ny, NAN);
-    float *col = malloc(cnn_conv_col_size(&g) * sizeof *col);
+    float *col = malloc((cnn_conv_work_size(&g) + 1) * sizeof *col);
     float *dx = filled(nx, NAN), *dxr = filled(nx, NAN), *dw = filled(nw, 0), *dwr = filled(nw, 0);
     float *db = filled((size_t)t->k, 0), *dbr = filled((size_t)t->k, 0);
     cnn_conv_forward(&g, x, w, b, y, col);

@@ -47,7 +47,8 @@ static uint8_t *cifar_records(int n, int cifar100, size_t *len) {
         } else {
             r[0] = (uint8_t)(i % 10);
         }
-        for (int j = 0; j < 3072; j++) r[lb + j] = (uint8_t)(i + j);
+        for (int j = 0; j < 3072; j++)
+            r[lb + j] = (uint8_t)(i + j);
     }
     *len = (size_t)n * rec;
     return p;
@@ -132,7 +133,8 @@ static void write_png(const char *path, int w, int h, int rgb, uint8_t base) {
     png_write_info(png, info);
     uint8_t row[64 * 3];
     for (int y = 0; y < h; y++) {
-        for (int x = 0; x < w * (rgb ? 3 : 1); x++) row[x] = (uint8_t)(base + y);
+        for (int x = 0; x < w * (rgb ? 3 : 1); x++)
+            row[x] = (uint8_t)(base + y);
         png_write_row(png, row);
     }
     png_write_end(png, info);
@@ -187,8 +189,8 @@ static void test_folder(void **state) {
     assert_int_equal(ds.labels[1], 1);
     assert_int_equal(ds.labels[2], 1);
     assert_true(abs((int)ds.images[0] - 200) <= 2); /* the JPEG's grey */
-    assert_int_equal(ds.images[64 + 64], 100);     /* cat/b.png, row 0 (after cat/a.png) */
-    assert_int_equal(ds.images[64 + 64 + 8], 101); /* row 1 */
+    assert_int_equal(ds.images[64 + 64], 100);      /* cat/b.png, row 0 (after cat/a.png) */
+    assert_int_equal(ds.images[64 + 64 + 8], 101);  /* row 1 */
     cnn_class_names_free(names, ds.classes);
     cnn_dataset_free(&ds);
     /* RGB keeps three planes; a grey PNG is repeated. */
@@ -229,10 +231,14 @@ static void test_split(void **state) {
     assert_int_equal(tr.n, 75);
     /* Disjoint, complete, each in the source's order. */
     int seen[100] = {0};
-    for (int i = 0; i < va.n; i++) seen[va.images[(size_t)i * 36]]++;
-    for (int i = 0; i < tr.n; i++) seen[tr.images[(size_t)i * 36]]++;
-    for (int i = 0; i < 100; i++) assert_int_equal(seen[i], 1);
-    for (int i = 1; i < tr.n; i++) assert_true(tr.images[(size_t)i * 36] > tr.images[(size_t)(i - 1) * 36]);
+    for (int i = 0; i < va.n; i++)
+        seen[va.images[(size_t)i * 36]]++;
+    for (int i = 0; i < tr.n; i++)
+        seen[tr.images[(size_t)i * 36]]++;
+    for (int i = 0; i < 100; i++)
+        assert_int_equal(seen[i], 1);
+    for (int i = 1; i < tr.n; i++)
+        assert_true(tr.images[(size_t)i * 36] > tr.images[(size_t)(i - 1) * 36]);
     assert_int_equal(tr.labels[0], tr.images[0] % 5);
     /* Same seed, same split; another seed, another one. */
     assert_int_equal(cnn_dataset_split(&ds, 25, 9, &tr2, &va2), CNN_OK);
@@ -253,9 +259,11 @@ static void test_augment(void **state) {
     (void)state;
     enum { H = 5, W = 7 };
     uint8_t src[H * W];
-    for (int i = 0; i < H * W; i++) src[i] = (uint8_t)(10 + i);
+    for (int i = 0; i < H * W; i++)
+        src[i] = (uint8_t)(10 + i);
     float table[1][256], a[H * W], b[H * W];
-    for (int p = 0; p < 256; p++) table[0][p] = (float)p;
+    for (int p = 0; p < 256; p++)
+        table[0][p] = (float)p;
     cnn_train_config cfg;
     cnn_train_config_default(&cfg);
     cnn_rng r1, r2;
@@ -263,14 +271,15 @@ static void test_augment(void **state) {
     cnn_rng_seed(&r1, 1);
     r2 = r1;
     assert_int_equal(cnn_augment_active(&cfg), 0);
-    cnn_augment_sample(&cfg, src, 1, H, W, (const float (*)[256])table, &r1, a);
-    for (int i = 0; i < H * W; i++) assert_true(a[i] == src[i]);
+    cnn_augment_sample(&cfg, src, 1, H, W, (const float(*)[256])table, &r1, a);
+    for (int i = 0; i < H * W; i++)
+        assert_true(a[i] == src[i]);
     assert_memory_equal(&r1, &r2, sizeof r1);
     /* Flip: every draw gives the sample or its mirror. */
     cfg.hflip = 1;
     int flips = 0;
     for (int t = 0; t < 200; t++) {
-        cnn_augment_sample(&cfg, src, 1, H, W, (const float (*)[256])table, &r1, a);
+        cnn_augment_sample(&cfg, src, 1, H, W, (const float(*)[256])table, &r1, a);
         int mirrored = a[0] == src[W - 1];
         flips += mirrored;
         for (int y = 0; y < H; y++)
@@ -282,9 +291,10 @@ static void test_augment(void **state) {
     cfg.hflip = 0;
     cfg.crop_pad = 2;
     for (int t = 0; t < 50; t++) {
-        cnn_augment_sample(&cfg, src, 1, H, W, (const float (*)[256])table, &r1, a);
+        cnn_augment_sample(&cfg, src, 1, H, W, (const float(*)[256])table, &r1, a);
         int zeros = 0;
-        for (int i = 0; i < H * W; i++) zeros += a[i] == 0;
+        for (int i = 0; i < H * W; i++)
+            zeros += a[i] == 0;
         int found = 0;
         for (int dy = -2; dy <= 2 && !found; dy++)
             for (int dx = -2; dx <= 2 && !found; dx++) {
@@ -308,17 +318,18 @@ static void test_augment(void **state) {
     r2 = r1;
     int differ = 0;
     for (int t = 0; t < 20; t++) {
-        cnn_augment_sample(&cfg, src, 1, H, W, (const float (*)[256])table, &r1, a);
-        cnn_augment_sample(&cfg, src, 1, H, W, (const float (*)[256])table, &r2, b);
+        cnn_augment_sample(&cfg, src, 1, H, W, (const float(*)[256])table, &r1, a);
+        cnn_augment_sample(&cfg, src, 1, H, W, (const float(*)[256])table, &r2, b);
         assert_memory_equal(a, b, sizeof a);
-        for (int i = 0; i < H * W; i++) differ |= a[i] != src[i];
+        for (int i = 0; i < H * W; i++)
+            differ |= a[i] != src[i];
     }
     assert_true(differ);
     /* Erasing alone: a rectangle of zeros (value 0 after normalisation), rest intact. */
     cnn_train_config e;
     cnn_train_config_default(&e);
     e.erase = 1;
-    cnn_augment_sample(&e, src, 1, H, W, (const float (*)[256])table, &r1, a);
+    cnn_augment_sample(&e, src, 1, H, W, (const float(*)[256])table, &r1, a);
     int erased = 0;
     for (int i = 0; i < H * W; i++) {
         erased += a[i] == 0;
@@ -332,8 +343,8 @@ static void test_metrics(void **state) {
     cnn_metrics m;
     assert_int_equal(cnn_metrics_init(&m, 6), CNN_OK);
     /* 3 samples: hit; miss with the truth 2nd; miss with the truth last. */
-    float p[3 * 6] = {0.1f, 0.5f, 0.1f, 0.1f, 0.1f, 0.1f,  /* label 1: hit */
-                      0.6f, 0.0f, 0.3f, 0.0f, 0.0f, 0.1f,  /* label 2: pred 0, rank 2 */
+    float p[3 * 6] = {0.1f, 0.5f,  0.1f,  0.1f,  0.1f,  0.1f,  /* label 1: hit */
+                      0.6f, 0.0f,  0.3f,  0.0f,  0.0f,  0.1f,  /* label 2: pred 0, rank 2 */
                       0.2f, 0.19f, 0.18f, 0.17f, 0.16f, 0.1f}; /* label 5: pred 0, rank 6 */
     uint8_t y[3] = {1, 2, 5};
     int pred[3];

@@ -45,8 +45,10 @@ static void make_split(const char *prefix, int n, uint64_t seed) {
     for (int i = 0; i < n; i++) {
         int k = (int)(cnn_rng_u64(&r) % 3);
         uint8_t *p = img + (size_t)i * 144;
-        for (int j = 0; j < 144; j++) p[j] = (uint8_t)(cnn_rng_u64(&r) % 160);
-        for (int j = 0; j < 12; j++) p[(2 + 4 * k) * 12 + j] = 255;
+        for (int j = 0; j < 144; j++)
+            p[j] = (uint8_t)(cnn_rng_u64(&r) % 160);
+        for (int j = 0; j < 12; j++)
+            p[(2 + 4 * k) * 12 + j] = 255;
         lab[i] = (uint8_t)k;
     }
     char path[256];
@@ -73,7 +75,8 @@ static char *slurp(const char *path) {
 
 static int count(const char *s, const char *needle) {
     int n = 0;
-    for (const char *p = s; (p = strstr(p, needle)); p += strlen(needle)) n++;
+    for (const char *p = s; (p = strstr(p, needle)); p += strlen(needle))
+        n++;
     return n;
 }
 
@@ -99,8 +102,8 @@ static void test_train_and_report(void **state) {
              cnn_bin, model, tmpdir, run, tmpdir);
     assert_int_equal(system(cmd), 0);
     static const char *const files[] = {"metrics.jsonl", "checkpoint.cnnw", "best.weights",
-                                        "final.weights", "model.cnn", "summary.txt", "args.txt",
-                                        "test_metrics.txt"};
+                                        "final.weights", "model.cnn",       "summary.txt",
+                                        "args.txt",      "test_metrics.txt"};
     for (size_t i = 0; i < sizeof files / sizeof *files; i++) {
         snprintf(path, sizeof path, "%s/%s", run, files[i]);
         if (access(path, R_OK) != 0) fail_msg("the run folder lacks %s", files[i]);
@@ -146,7 +149,8 @@ static void test_train_and_report(void **state) {
     /* Mistakes first: once a correct tile appears, no mistake follows. */
     const char *first_right = strstr(html, "class=\"tile\"");
     const char *last_wrong = NULL;
-    for (const char *p = html; (p = strstr(p, "class=\"tile wrong\"")); p++) last_wrong = p;
+    for (const char *p = html; (p = strstr(p, "class=\"tile wrong\"")); p++)
+        last_wrong = p;
     if (first_right && last_wrong) assert_true(last_wrong < first_right);
     /* Self-contained: nothing fetched from elsewhere. */
     assert_null(strstr(html, "http://www.w3.org/1999")); /* no XHTML fetches */

@@ -34,7 +34,8 @@ static void erase(float *dst, int c, int h, int w, cnn_rng *rng) {
         int y0 = rand_int(rng, 0, h - eh), x0 = rand_int(rng, 0, w - ew);
         for (int ci = 0; ci < c; ci++)
             for (int y = y0; y < y0 + eh; y++)
-                for (int x = x0; x < x0 + ew; x++) dst[((size_t)ci * h + y) * w + x] = 0.0f;
+                for (int x = x0; x < x0 + ew; x++)
+                    dst[((size_t)ci * h + y) * w + x] = 0.0f;
         return;
     }
 }

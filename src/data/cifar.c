@@ -85,8 +85,9 @@ cnn_status cnn_dataset_load_cifar(cnn_dataset *ds, const char *const *paths, int
                 }
                 uint8_t label = p[label_bytes - 1];
                 if (label >= classes) {
-                    s = cnn_fail(CNN_ERR_FORMAT, "%s: offset %lld: label %d, CIFAR-%d has %d classes",
-                                 paths[i], off + label_bytes - 1, label, classes, classes);
+                    s = cnn_fail(CNN_ERR_FORMAT,
+                                 "%s: offset %lld: label %d, CIFAR-%d has %d classes", paths[i],
+                                 off + label_bytes - 1, label, classes, classes);
                     break;
                 }
                 labels[at] = label;

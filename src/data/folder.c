@@ -24,7 +24,8 @@ typedef struct {
 } name_list;
 
 static void names_free(name_list *l) {
-    for (int i = 0; i < l->n; i++) free(l->v[i]);
+    for (int i = 0; i < l->n; i++)
+        free(l->v[i]);
     free(l->v);
     memset(l, 0, sizeof *l);
 }
@@ -35,7 +36,8 @@ static int cmp_names(const void *a, const void *b) {
 
 static int is_image_name(const char *name) {
     const char *dot = strrchr(name, '.');
-    return dot && (!strcasecmp(dot, ".png") || !strcasecmp(dot, ".jpg") || !strcasecmp(dot, ".jpeg"));
+    return dot &&
+           (!strcasecmp(dot, ".png") || !strcasecmp(dot, ".jpg") || !strcasecmp(dot, ".jpeg"));
 }
 
 /* The entries of dir that are directories (want_dirs) or image files, sorted. */
@@ -80,7 +82,8 @@ static cnn_status list_dir(const char *dir, int want_dirs, name_list *out) {
 
 void cnn_class_names_free(char **names, int n) {
     if (!names) return;
-    for (int i = 0; i < n; i++) free(names[i]);
+    for (int i = 0; i < n; i++)
+        free(names[i]);
     free(names);
 }
 
@@ -90,8 +93,10 @@ cnn_status cnn_dataset_load_folder(cnn_dataset *ds, const char *dir, int c, int 
     memset(ds, 0, sizeof *ds);
     if (class_names) *class_names = NULL;
     if ((c != 1 && c != 3) || h < 1 || w < 1 || h > 4096 || w > 4096)
-        return cnn_fail(CNN_ERR_ARG, "%s: images load as 1 or 3 channels of at most 4096x4096, "
-                        "not %dx%dx%d", dir, c, h, w);
+        return cnn_fail(CNN_ERR_ARG,
+                        "%s: images load as 1 or 3 channels of at most 4096x4096, "
+                        "not %dx%dx%d",
+                        dir, c, h, w);
     name_list classes;
     cnn_status s = list_dir(dir, 1, &classes);
     if (s != CNN_OK) return s;
@@ -138,7 +143,8 @@ cnn_status cnn_dataset_load_folder(cnn_dataset *ds, const char *dir, int c, int 
             s = cnn_image_load_u8(path, c, h, w, images + (size_t)at * sample);
             labels[at++] = (uint8_t)k;
         }
-    for (int k = 0; k < classes.n; k++) names_free(&files[k]);
+    for (int k = 0; k < classes.n; k++)
+        names_free(&files[k]);
     free(files);
     if (s != CNN_OK) {
         free(images);

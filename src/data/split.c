@@ -51,7 +51,8 @@ cnn_status cnn_dataset_split(const cnn_dataset *src, double val, uint64_t seed, 
                         src->n);
     int *perm = malloc((size_t)src->n * sizeof *perm);
     if (!perm) return cnn_fail(CNN_ERR_NOMEM, "out of memory splitting %d samples", src->n);
-    for (int i = 0; i < src->n; i++) perm[i] = i;
+    for (int i = 0; i < src->n; i++)
+        perm[i] = i;
     cnn_rng rng;
     cnn_rng_seed(&rng, seed * 0xd1342543de82ef95ULL + 0x5b117);
     cnn_rng_shuffle(&rng, perm, src->n);

@@ -10,6 +10,7 @@
  * layers (graph edges); the rest belong to the layer type. */
 #include "../graph/net_internal.h"
 #include <errno.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -62,7 +63,7 @@ static cnn_status float_list(cnn_opts *o, const char *key, int channels, float *
         char *e;
         errno = 0;
         float x = strtof(p, &e);
-        if (e == p || errno || (*e && *e != ',') || count == CNN_MAX_CHANNELS)
+        if (e == p || errno || !isfinite(x) || (*e && *e != ',') || count == CNN_MAX_CHANNELS)
             return cnn_fail(CNN_ERR_PARSE, "%s:%d: input: %s=%s: expected numbers separated by ','",
                             o->file, o->line, key, v);
         out[count++] = x;

@@ -48,8 +48,8 @@ static void valid_range(int off, int stride, int in, int out, int *lo, int *hi) 
  * inline loops the compiler vectorises instead of memcpy/memset calls, whose
  * per-call cost dominated small convolutions (LeNet: 22 instructions of
  * overhead per 28-float row). */
-static inline void zero_floats(float *p, int n) {
-    for (int i = 0; i < n; i++)
+static inline void zero_floats(float *p, size_t n) {
+    for (size_t i = 0; i < n; i++)
         p[i] = 0.0f;
 }
 
@@ -65,7 +65,7 @@ void cnn_im2col(const cnn_conv_geom *g, int c, const float *x, float *col) {
             for (int kj = 0; kj < g->kw; kj++, row += ohw) {
                 int woff = kj * g->dw - g->pw, w0, w1;
                 valid_range(woff, sw, W, OW, &w0, &w1);
-                zero_floats(row, h0 * OW);
+                zero_floats(row, (size_t)h0 * OW);
                 for (int oh = h0; oh < h1; oh++) {
                     float *restrict r = row + (size_t)oh * OW;
                     const float *restrict xr = xc + (size_t)(oh * g->sh + hoff) * W + woff;
@@ -79,7 +79,7 @@ void cnn_im2col(const cnn_conv_geom *g, int c, const float *x, float *col) {
                     }
                     zero_floats(r + w1, OW - w1);
                 }
-                zero_floats(row + (size_t)h1 * OW, (OH - h1) * OW);
+                zero_floats(row + (size_t)h1 * OW, (size_t)(OH - h1) * OW);
             }
         }
     }
@@ -113,9 +113,176 @@ void cnn_col2im(const cnn_conv_geom *g, int c, const float *col, float *x) {
     }
 }
 
+/* The sum of r[0..n) in double over 8 interleaved lanes (vectorised; one
+ * serial chain of double adds was 6% of the classic MNIST net's training). */
+static double sum_double(const float *r, int n) {
+    double lane[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    int j = 0;
+    for (; j + 8 <= n; j += 8)
+        for (int u = 0; u < 8; u++)
+            lane[u] += r[j + u];
+    double s =
+        ((lane[0] + lane[4]) + (lane[1] + lane[5])) + ((lane[2] + lane[6]) + (lane[3] + lane[7]));
+    for (; j < n; j++)
+        s += r[j];
+    return s;
+}
+
+/* ---- stride 1, dilation 1, one group: shifted rows ------------------------
+ *
+ * With the input zero-padded into planes of Hp x Wp (Hp = H + 2ph, Wp =
+ * W + 2pw), row (ci, ki, kj) of the column matrix, taken at output width Wp
+ * instead of OW, is ONE contiguous slice of the padded input: it starts at
+ * ci*Hp*Wp + ki*Wp + kj and is N = OH*Wp long. So im2col is one long copy per
+ * row and col2im one long add per row, instead of OH short ones. The GEMM then
+ * computes Wp - OW extra "wrap-around" columns per output row, which are
+ * dropped (forward) or fed zeros (backward, dy is widened with zero columns,
+ * so they add exact zeros to dw and nothing to dx). The last row's slice
+ * reads kw - 1 floats past its plane: the padded buffer has that much slack.
+ * The price is N/(OH*OW) - 1 more GEMM work (8% for a 3x3 conv on 26x26). */
+
+static int is_shifted(const cnn_conv_geom *g) {
+    return g->groups == 1 && g->sh == 1 && g->sw == 1 && g->dh == 1 && g->dw == 1 &&
+           !cnn_conv_is_pointwise(g);
+}
+
+/* Sizes of the shifted path's buffers: padded planes (with slack), the
+ * column matrix and the widened output. */
+static size_t shifted_pad_size(const cnn_conv_geom *g) {
+    return (size_t)g->c * (g->h + 2 * g->ph) * (g->w + 2 * g->pw) + (size_t)g->kw;
+}
+static size_t shifted_n(const cnn_conv_geom *g) {
+    return (size_t)g->oh * (g->w + 2 * g->pw);
+}
+
+static size_t align16(size_t n) {
+    return (n + 15) & ~(size_t)15;
+}
+
+/* Floats of work the single-image functions need (their `col` argument). */
+size_t cnn_conv_work_size(const cnn_conv_geom *g) {
+    if (is_shifted(g)) {
+        size_t n = shifted_n(g), ckk = (size_t)g->c * g->kh * g->kw;
+        return align16(shifted_pad_size(g)) + align16(ckk * n) + align16((size_t)g->k * n);
+    }
+    return cnn_conv_is_pointwise(g) ? 0 : cnn_conv_col_size(g);
+}
+
+/* x (C,H,W) into xp (C,Hp,Wp) with zero borders, and the slack zeroed. */
+static void pad_planes(const cnn_conv_geom *g, const float *x, float *xp) {
+    const int H = g->h, W = g->w, ph = g->ph, pw = g->pw, Hp = H + 2 * ph, Wp = W + 2 * pw;
+    for (int ci = 0; ci < g->c; ci++) {
+        const float *xc = x + (size_t)ci * H * W;
+        float *pc = xp + (size_t)ci * Hp * Wp;
+        zero_floats(pc, (size_t)ph * Wp);
+        for (int h = 0; h < H; h++) {
+            float *restrict r = pc + (size_t)(h + ph) * Wp;
+            const float *restrict xr = xc + (size_t)h * W;
+            zero_floats(r, pw);
+            memcpy(r + pw, xr, (size_t)W * sizeof(float));
+            zero_floats(r + pw + W, pw);
+        }
+        zero_floats(pc + (size_t)(H + ph) * Wp, (size_t)ph * Wp);
+    }
+    zero_floats(xp + (size_t)g->c * Hp * Wp, g->kw);
+}
+
+/* col (C*kh*kw, N): row (ci,ki,kj) is the slice of xp at ci*Hp*Wp + ki*Wp + kj. */
+static void shifted_im2col(const cnn_conv_geom *g, const float *xp, float *col) {
+    const int Wp = g->w + 2 * g->pw;
+    const size_t plane = (size_t)(g->h + 2 * g->ph) * Wp, n = shifted_n(g);
+    float *row = col;
+    for (int ci = 0; ci < g->c; ci++)
+        for (int ki = 0; ki < g->kh; ki++)
+            for (int kj = 0; kj < g->kw; kj++, row += n)
+                memcpy(row, xp + ci * plane + (size_t)ki * Wp + kj, n * sizeof(float));
+}
+
+/* The adjoint: each row of col is added onto its slice of xp (C,Hp,Wp), which
+ * is zeroed first; the part of a slice past its plane is dropped (the
+ * wrap-around columns carry zeros there). */
+static void shifted_col2im(const cnn_conv_geom *g, const float *col, float *xp) {
+    const int Wp = g->w + 2 * g->pw;
+    const size_t plane = (size_t)(g->h + 2 * g->ph) * Wp, n = shifted_n(g);
+    zero_floats(xp, g->c * plane);
+    const float *row = col;
+    for (int ci = 0; ci < g->c; ci++)
+        for (int ki = 0; ki < g->kh; ki++)
+            for (int kj = 0; kj < g->kw; kj++, row += n) {
+                size_t off = (size_t)ki * Wp + kj, len = plane - off < n ? plane - off : n;
+                float *restrict dst = xp + ci * plane + off;
+                const float *restrict src = row;
+                for (size_t j = 0; j < len; j++)
+                    dst[j] += src[j];
+            }
+}
+
+static void shifted_forward(const cnn_conv_geom *g, const float *x, const float *w, const float *b,
+                            float *y, float *work) {
+    const int Wp = g->w + 2 * g->pw, OH = g->oh, OW = g->ow, K = g->k;
+    const int ckk = g->c * g->kh * g->kw, n = (int)shifted_n(g);
+    float *xp = work, *col = xp + align16(shifted_pad_size(g));
+    float *out = col + align16((size_t)ckk * n);
+    pad_planes(g, x, xp);
+    shifted_im2col(g, xp, col);
+    cnn_gemm(0, 0, K, n, ckk, 1.0f, w, ckk, col, n, 0.0f, out, n);
+    for (int k = 0; k < K; k++) {
+        const float bk = b ? b[k] : 0.0f;
+        for (int oh = 0; oh < OH; oh++) {
+            const float *restrict o = out + (size_t)k * n + (size_t)oh * Wp;
+            float *restrict yr = y + ((size_t)k * OH + oh) * OW;
+            for (int ow = 0; ow < OW; ow++)
+                yr[ow] = o[ow] + bk;
+        }
+    }
+}
+
+static void shifted_backward(const cnn_conv_geom *g, const float *x, const float *w,
+                             const float *dy, float *dx, float *dw, float *db, float *work) {
+    const int Wp = g->w + 2 * g->pw, OH = g->oh, OW = g->ow, K = g->k;
+    const int ckk = g->c * g->kh * g->kw, n = (int)shifted_n(g), ohw = OH * OW;
+    float *xp = work, *col = xp + align16(shifted_pad_size(g));
+    float *dyp = col + align16((size_t)ckk * n);
+    if (db)
+        for (int k = 0; k < K; k++) {
+            const float *r = dy + (size_t)k * ohw;
+            db[k] += (float)sum_double(r, ohw);
+        }
+    if (!dw && !dx) return;
+    for (int k = 0; k < K; k++)
+        for (int oh = 0; oh < OH; oh++) {
+            float *restrict o = dyp + (size_t)k * n + (size_t)oh * Wp;
+            const float *restrict dr = dy + ((size_t)k * OH + oh) * OW;
+            for (int ow = 0; ow < OW; ow++)
+                o[ow] = dr[ow];
+            zero_floats(o + OW, Wp - OW);
+        }
+    if (dw) { /* dw (K, ckk) += dyp (K, n) * col^T (n, ckk) */
+        pad_planes(g, x, xp);
+        shifted_im2col(g, xp, col);
+        cnn_gemm(0, 1, K, ckk, n, 1.0f, dyp, n, col, n, 1.0f, dw, ckk);
+    }
+    if (dx) { /* dcol (ckk, n) = w^T (ckk, K) * dyp (K, n), then the adjoint into xp */
+        const int H = g->h, W = g->w, ph = g->ph, pw = g->pw, Hp = H + 2 * ph;
+        cnn_gemm(1, 0, ckk, n, K, 1.0f, w, ckk, dyp, n, 0.0f, col, n);
+        shifted_col2im(g, col, xp);
+        for (int ci = 0; ci < g->c; ci++)
+            for (int h = 0; h < H; h++) {
+                const float *restrict r = xp + ((size_t)ci * Hp + h + ph) * Wp + pw;
+                float *restrict d = dx + ((size_t)ci * H + h) * W;
+                for (int j = 0; j < W; j++)
+                    d[j] = r[j];
+            }
+    }
+}
+
 /* x is (C,H,W), w is (K,C/g,kh,kw), b is (K) or NULL, y is (K,OH,OW) */
 void cnn_conv_forward(const cnn_conv_geom *g, const float *x, const float *w, const float *b,
                       float *y, float *col) {
+    if (is_shifted(g)) {
+        shifted_forward(g, x, w, b, y, col);
+        return;
+    }
     const int cg = g->c / g->groups, kg = g->k / g->groups;
     const int ckk = cg * g->kh * g->kw, ohw = g->oh * g->ow;
     const size_t hw = (size_t)g->h * g->w;
@@ -147,6 +314,10 @@ void cnn_conv_forward(const cnn_conv_geom *g, const float *x, const float *w, co
  * dw (K,C/g,kh,kw) and db (K) accumulated */
 void cnn_conv_backward(const cnn_conv_geom *g, const float *x, const float *w, const float *dy,
                        float *dx, float *dw, float *db, float *col) {
+    if (is_shifted(g)) {
+        shifted_backward(g, x, w, dy, dx, dw, db, col);
+        return;
+    }
     const int cg = g->c / g->groups, kg = g->k / g->groups;
     const int ckk = cg * g->kh * g->kw, ohw = g->oh * g->ow;
     const size_t hw = (size_t)g->h * g->w;
@@ -158,10 +329,7 @@ void cnn_conv_backward(const cnn_conv_geom *g, const float *x, const float *w, c
         if (db) {
             for (int k = 0; k < kg; k++) {
                 const float *r = dyg + (size_t)k * ohw;
-                double s = 0;
-                for (int j = 0; j < ohw; j++)
-                    s += r[j];
-                db[gi * kg + k] += (float)s;
+                db[gi * kg + k] += (float)sum_double(r, ohw);
             }
         }
         if (dw) {
@@ -190,10 +358,6 @@ void cnn_conv_backward(const cnn_conv_geom *g, const float *x, const float *w, c
 
 /* ---- batches on threads ------------------------------------------------ */
 
-static size_t align16(size_t n) {
-    return (n + 15) & ~(size_t)15;
-}
-
 static int team_size(int n, int nthreads) {
     if (nthreads < 1) nthreads = 1;
     if (n < nthreads) nthreads = n < 1 ? 1 : n;
@@ -202,7 +366,7 @@ static int team_size(int n, int nthreads) {
 
 /* One thread's slice of scratch: [col | dw partial | db partial], each 64-byte aligned. */
 static size_t col_part(const cnn_conv_geom *g) {
-    return cnn_conv_is_pointwise(g) ? 0 : align16(cnn_conv_col_size(g));
+    return align16(cnn_conv_work_size(g));
 }
 static size_t slice_size(const cnn_conv_geom *g) {
     return col_part(g) + align16(cnn_conv_weight_size(g)) + align16((size_t)g->k);
@@ -212,12 +376,22 @@ size_t cnn_conv_scratch_size(const cnn_conv_geom *g, int n, int nthreads) {
     return (size_t)team_size(n, nthreads) * slice_size(g);
 }
 
-/* x is (N,C,H,W), w is (K,C/g,kh,kw), b is (K) or NULL, y is (N,K,OH,OW) */
+/* A batch of one image (or one thread) runs outside any parallel region:
+ * inside even a one-thread region OpenBLAS would start a nested team, which
+ * competes with the idle threads of ours for the cores (libgomp spin-waits).
+ * Outside, its GEMMs use the threads themselves.
+ *
+ * x is (N,C,H,W), w is (K,C/g,kh,kw), b is (K) or NULL, y is (N,K,OH,OW) */
 void cnn_conv_forward_batch(const cnn_conv_geom *g, int n, const float *x, const float *w,
                             const float *b, float *y, float *scratch, int nthreads) {
     if (n <= 0) return;
     const size_t in = (size_t)g->c * g->h * g->w, out = (size_t)g->k * g->oh * g->ow;
     const size_t per = slice_size(g);
+    if (team_size(n, nthreads) == 1) { /* no region: the GEMM may use the threads */
+        for (int i = 0; i < n; i++)
+            cnn_conv_forward(g, x + in * i, w, b, y + out * i, scratch);
+        return;
+    }
 #pragma omp parallel for num_threads(team_size(n, nthreads)) schedule(static)
     for (int i = 0; i < n; i++) {
         float *col = scratch + per * (size_t)omp_get_thread_num();
@@ -234,6 +408,19 @@ void cnn_conv_backward_batch(const cnn_conv_geom *g, int n, const float *x, cons
     const size_t per = slice_size(g), cp = col_part(g);
     const size_t wsz = cnn_conv_weight_size(g), wpart = cp, bpart = cp + align16(wsz);
     const long nw = (long)wsz, nb = g->k;
+    if (team_size(n, nthreads) == 1) { /* the same sums, outside a region (see forward) */
+        float *pw = dw ? scratch + wpart : NULL, *pb = db ? scratch + bpart : NULL;
+        if (pw) memset(pw, 0, wsz * sizeof(float));
+        if (pb) memset(pb, 0, (size_t)g->k * sizeof(float));
+        for (int i = 0; i < n; i++)
+            cnn_conv_backward(g, x + in * i, w, dy + out * i, dx ? dx + in * i : NULL, pw, pb,
+                              scratch);
+        for (long j = 0; pw && j < nw; j++)
+            dw[j] += pw[j];
+        for (long j = 0; pb && j < nb; j++)
+            db[j] += pb[j];
+        return;
+    }
 #pragma omp parallel num_threads(team_size(n, nthreads))
     {
         const int t = omp_get_thread_num(), nt = omp_get_num_threads();

@@ -3,7 +3,9 @@
  * zero padding, stride, dilation, groups, optional bias.
  *
  * The fast path is im2col + GEMM (cnn_gemm, CBLAS row-major) per image and
- * group; a 1x1 stride-1 unpadded conv skips im2col. The batch functions split
+ * group; a 1x1 stride-1 unpadded conv skips im2col; a stride-1, dilation-1
+ * conv of one group builds its columns from a padded copy of the input with
+ * one long copy per row ("shifted rows"). The batch functions split
  * the images over OpenMP threads, each with its own slice of scratch, and
  * reduce weight gradients from per-thread partial sums in a fixed order, so
  * results are bit-identical for the same thread count. The _ref functions are
@@ -43,8 +45,13 @@ void cnn_im2col(const cnn_conv_geom *g, int c, const float *x, float *col);
  * entries that fall into the padding are dropped. */
 void cnn_col2im(const cnn_conv_geom *g, int c, const float *col, float *x);
 
+/* Floats of work the single-image functions below need (0 when pointwise):
+ * the column matrix, and for stride 1 and dilation 1 (one group) the padded
+ * input and the output at padded width, see "shifted rows" in conv.c. */
+size_t cnn_conv_work_size(const cnn_conv_geom *g);
+
 /* One image. x is (C,H,W), w is (K,C/g,kh,kw), b is (K) or NULL, y is (K,OH,OW).
- * col: cnn_conv_col_size floats (unused, may be NULL, when pointwise). */
+ * col: cnn_conv_work_size floats (unused, may be NULL, when that is 0). */
 void cnn_conv_forward(const cnn_conv_geom *g, const float *x, const float *w, const float *b,
                       float *y, float *col);
 /* One image. dy is (K,OH,OW), x is (C,H,W), w is (K,C/g,kh,kw).

@@ -37,7 +37,8 @@ uint64_t cnn_recipe_hash(const cnn_train_config *c, int n_train, int n_val) {
              c->crop_pad, c->hflip, c->rotate, c->translate, c->erase, c->val_split, c->patience,
              n_train, n_val);
     uint64_t h = 0xcbf29ce484222325ULL;
-    for (const char *p = text; *p; p++) h = (h ^ (unsigned char)*p) * 0x100000001b3ULL;
+    for (const char *p = text; *p; p++)
+        h = (h ^ (unsigned char)*p) * 0x100000001b3ULL;
     return h;
 }
 
@@ -68,8 +69,10 @@ static void sync_dir(const char *path) {
     char dir[4096];
     snprintf(dir, sizeof dir, "%s", path);
     char *slash = strrchr(dir, '/');
-    if (slash) *slash = 0;
-    else snprintf(dir, sizeof dir, ".");
+    if (slash)
+        *slash = 0;
+    else
+        snprintf(dir, sizeof dir, ".");
     int fd = open(dir, O_RDONLY);
     if (fd >= 0) {
         fsync(fd);
@@ -114,8 +117,8 @@ cnn_status cnn_checkpoint_save(const char *path, const cnn_net *net, cnn_optim *
     return s;
 }
 
-cnn_status cnn_checkpoint_load(const char *path, cnn_net *net, cnn_optim *opt,
-                               cnn_train_state *st, int *order, int n) {
+cnn_status cnn_checkpoint_load(const char *path, cnn_net *net, cnn_optim *opt, cnn_train_state *st,
+                               int *order, int n) {
     uint64_t w[STATE_WORDS / 2];
     size_t osz = cnn_optim_state_size(opt);
     int *ord = malloc((size_t)n * sizeof *ord + 1);
@@ -133,7 +136,8 @@ cnn_status cnn_checkpoint_load(const char *path, cnn_net *net, cnn_optim *opt,
     cnn_status s = cnn_weights_read_extra(path, slots, 3);
     if (s == CNN_OK && w[0] != CKPT_MAGIC)
         s = cnn_fail(CNN_ERR_FORMAT, "%s: train.state is not a version 1 checkpoint state", path);
-    if (s == CNN_OK && (w[1] != st->recipe || w[25] != (uint64_t)st->batches || w[26] != (uint64_t)n))
+    if (s == CNN_OK &&
+        (w[1] != st->recipe || w[25] != (uint64_t)st->batches || w[26] != (uint64_t)n))
         s = cnn_fail(CNN_ERR_ARG,
                      "%s: the checkpoint was made with another recipe or data (epochs, batch, "
                      "optimizer, schedule, augmentation, seed, split or data size differ); resume "

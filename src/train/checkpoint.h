@@ -6,21 +6,21 @@
 
 /* Where a run is, besides the weights and the optimizer. */
 typedef struct {
-    int epoch;          /* the epoch in progress or just finished (0: none started) */
-    int batch;          /* batches of it done */
-    int epoch_done;     /* its end (evaluation, best model, checkpoint) is done */
-    int finished;       /* the run is over (last epoch, or early stopping) */
-    long step, images;  /* optimizer steps and images so far */
-    double sum_loss;    /* the epoch's running sums */
+    int epoch;         /* the epoch in progress or just finished (0: none started) */
+    int batch;         /* batches of it done */
+    int epoch_done;    /* its end (evaluation, best model, checkpoint) is done */
+    int finished;      /* the run is over (last epoch, or early stopping) */
+    long step, images; /* optimizer steps and images so far */
+    double sum_loss;   /* the epoch's running sums */
     long hits, seen;
     double elapsed;     /* wall time so far, over all sessions */
     float best_val_acc; /* best validation accuracy and its epoch (0: none) */
     int best_epoch, bad_epochs;
-    float lr;           /* of the last step */
-    cnn_rng data_rng;   /* shuffling, after this epoch's shuffle */
-    cnn_rng net_rng;    /* dropout, after the last step */
-    uint64_t recipe;    /* cnn_recipe_hash of the run */
-    int batches;        /* per epoch */
+    float lr;         /* of the last step */
+    cnn_rng data_rng; /* shuffling, after this epoch's shuffle */
+    cnn_rng net_rng;  /* dropout, after the last step */
+    uint64_t recipe;  /* cnn_recipe_hash of the run */
+    int batches;      /* per epoch */
 } cnn_train_state;
 
 /* A hash of everything in the recipe that changes the numbers (not the
@@ -35,7 +35,7 @@ cnn_status cnn_checkpoint_save(const char *path, const cnn_net *net, cnn_optim *
 /* Read them back into a net and an optimizer built from the same model and
  * recipe; st->recipe and st->batches must be set to the current run's and
  * are checked against the file's. Nothing is changed on failure. */
-cnn_status cnn_checkpoint_load(const char *path, cnn_net *net, cnn_optim *opt,
-                               cnn_train_state *st, int *order, int n);
+cnn_status cnn_checkpoint_load(const char *path, cnn_net *net, cnn_optim *opt, cnn_train_state *st,
+                               int *order, int n);
 
 #endif

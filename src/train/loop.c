@@ -13,12 +13,12 @@
  * sums, the best validation accuracy and the early-stopping count. Resuming
  * from it replays nothing and skips nothing, so the weights at the end are
  * bit-identical to an uninterrupted run's. */
-#include "checkpoint.h"
-#include "prefetch.h"
 #include "../data/data.h"
 #include "../graph/net_internal.h"
 #include "../kernels/softmax.h"
+#include "checkpoint.h"
 #include "optim.h"
+#include "prefetch.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
@@ -85,7 +85,8 @@ static int all_finite(const float *p, size_t n) {
     /* A sum over the block is NaN/Inf when any value is (or on overflow,
      * which the exact scan below then rules in or out). */
     float acc = 0;
-    for (size_t i = 0; i < n; i++) acc += p[i] * 0.0f;
+    for (size_t i = 0; i < n; i++)
+        acc += p[i] * 0.0f;
     if (acc == 0.0f) return 1;
     for (size_t i = 0; i < n; i++)
         if (!isfinite(p[i])) return 0;
@@ -110,16 +111,18 @@ static cnn_status numeric_failure(cnn_net *net, int grads, int n, int epoch, int
                         b + 1, keep);
     cnn_layer *l = &net->layers[bad];
     return cnn_fail(CNN_ERR_NUMERIC,
-                    "epoch %d, batch %d: NaN or Inf in the %s of layer '%s' (%s, %s:%d)%s%s",
-                    epoch, b + 1, grads ? "gradients" : "output", l->name, l->ops->type,
-                    net->filename, l->line, grads ? "" : " in the forward pass", keep);
+                    "epoch %d, batch %d: NaN or Inf in the %s of layer '%s' (%s, %s:%d)%s%s", epoch,
+                    b + 1, grads ? "gradients" : "output", l->name, l->ops->type, net->filename,
+                    l->line, grads ? "" : " in the forward pass", keep);
 }
 
 /* ---- the metrics log ----------------------------------------------------- */
 
 static void json_num(FILE *f, const char *key, double v) {
-    if (isfinite(v)) fprintf(f, ",\"%s\":%.6g", key, v);
-    else fprintf(f, ",\"%s\":null", key);
+    if (isfinite(v))
+        fprintf(f, ",\"%s\":%.6g", key, v);
+    else
+        fprintf(f, ",\"%s\":null", key);
 }
 
 /* Keep only lines of the log at or before `step` (a resumed run rewrites
@@ -143,8 +146,10 @@ static cnn_status log_truncate(const char *path, long step) {
     fclose(out);
     f = fopen(path, "wb");
     cnn_status s = CNN_OK;
-    if (!f || fwrite(kept, 1, len, f) != len) s = cnn_fail(CNN_ERR_IO, "%s: %s", path, strerror(errno));
-    if (f && fclose(f) != 0 && s == CNN_OK) s = cnn_fail(CNN_ERR_IO, "%s: %s", path, strerror(errno));
+    if (!f || fwrite(kept, 1, len, f) != len)
+        s = cnn_fail(CNN_ERR_IO, "%s: %s", path, strerror(errno));
+    if (f && fclose(f) != 0 && s == CNN_OK)
+        s = cnn_fail(CNN_ERR_IO, "%s: %s", path, strerror(errno));
     free(kept);
     return s;
 }
@@ -323,9 +328,15 @@ static cnn_status train_loop(run *r) {
                 break;
             }
             if (o->progress) {
-                cnn_progress p = {st->epoch, cfg->epochs, st->batch, r->batches,
-                                  (float)(st->sum_loss / st->seen), (float)st->hits / st->seen,
-                                  lr, t > 0 ? st->images / t : 0, t};
+                cnn_progress p = {st->epoch,
+                                  cfg->epochs,
+                                  st->batch,
+                                  r->batches,
+                                  (float)(st->sum_loss / st->seen),
+                                  (float)st->hits / st->seen,
+                                  lr,
+                                  t > 0 ? st->images / t : 0,
+                                  t};
                 if (o->progress(&p, o->user)) {
                     if (st->batch < r->batches) s = save_checkpoint(r);
                     stop = 1;
@@ -343,7 +354,8 @@ static cnn_status train_loop(run *r) {
 }
 
 cnn_status cnn_train_run(cnn_net *net, const cnn_train_config *cfg, const cnn_train_options *o) {
-    if (!net || !cfg || !o || !o->train) return cnn_fail(CNN_ERR_ARG, "cnn_train_run: NULL argument");
+    if (!net || !cfg || !o || !o->train)
+        return cnn_fail(CNN_ERR_ARG, "cnn_train_run: NULL argument");
     run r;
     memset(&r, 0, sizeof r);
     r.net = net;
@@ -364,7 +376,8 @@ cnn_status cnn_train_run(cnn_net *net, const cnn_train_config *cfg, const cnn_tr
     s = cnn_optim_create(&r.opt, cfg, net->n_params);
     if (s == CNN_OK) s = cnn_prefetch_init(&r.pf, train, net, cfg, r.batch, !o->no_prefetch);
     /* The starting state: a fresh run, or the checkpoint. */
-    for (int i = 0; i < train->n; i++) r.order[i] = i;
+    for (int i = 0; i < train->n; i++)
+        r.order[i] = i;
     cnn_rng_seed(&r.st.data_rng, cfg->seed * 0x9e3779b97f4a7c15ULL + 7);
     r.st.recipe = cnn_recipe_hash(cfg, train->n, o->val ? o->val->n : 0);
     r.st.batches = r.batches;

@@ -36,7 +36,8 @@ void cnn_metrics_add(cnn_metrics *m, const float *p, const uint8_t *labels, int 
         for (int j = 1; j < k; j++)
             if (row[j] > row[best]) best = j;
         if (y >= k) continue; /* checked by the callers; never count out of range */
-        for (int j = 0; j < k; j++) above += row[j] > row[y];
+        for (int j = 0; j < k; j++)
+            above += row[j] > row[y];
         m->top1 += best == y;
         m->top5 += above < 5;
         m->confusion[(size_t)y * k + best]++;
@@ -45,19 +46,27 @@ void cnn_metrics_add(cnn_metrics *m, const float *p, const uint8_t *labels, int 
     }
 }
 
-float cnn_metrics_loss(const cnn_metrics *m) { return m->n ? (float)(m->loss_sum / m->n) : 0; }
-float cnn_metrics_top1(const cnn_metrics *m) { return m->n ? (float)m->top1 / m->n : 0; }
-float cnn_metrics_top5(const cnn_metrics *m) { return m->n ? (float)m->top5 / m->n : 0; }
+float cnn_metrics_loss(const cnn_metrics *m) {
+    return m->n ? (float)(m->loss_sum / m->n) : 0;
+}
+float cnn_metrics_top1(const cnn_metrics *m) {
+    return m->n ? (float)m->top1 / m->n : 0;
+}
+float cnn_metrics_top5(const cnn_metrics *m) {
+    return m->n ? (float)m->top5 / m->n : 0;
+}
 
 float cnn_metrics_precision(const cnn_metrics *m, int c) {
     long col = 0;
-    for (int y = 0; y < m->classes; y++) col += m->confusion[(size_t)y * m->classes + c];
+    for (int y = 0; y < m->classes; y++)
+        col += m->confusion[(size_t)y * m->classes + c];
     return col ? (float)m->confusion[(size_t)c * m->classes + c] / col : 0;
 }
 
 float cnn_metrics_recall(const cnn_metrics *m, int c) {
     long row = 0;
-    for (int j = 0; j < m->classes; j++) row += m->confusion[(size_t)c * m->classes + j];
+    for (int j = 0; j < m->classes; j++)
+        row += m->confusion[(size_t)c * m->classes + j];
     return row ? (float)m->confusion[(size_t)c * m->classes + c] / row : 0;
 }
 
@@ -67,13 +76,15 @@ void cnn_metrics_print(const cnn_metrics *m, FILE *f) {
     fprintf(f, "\nclass  precision  recall   support\n");
     for (int c = 0; c < m->classes; c++) {
         long support = 0;
-        for (int j = 0; j < m->classes; j++) support += m->confusion[(size_t)c * m->classes + j];
+        for (int j = 0; j < m->classes; j++)
+            support += m->confusion[(size_t)c * m->classes + j];
         fprintf(f, "%5d  %8.2f%%  %6.2f%%  %7ld\n", c, 100 * cnn_metrics_precision(m, c),
                 100 * cnn_metrics_recall(m, c), support);
     }
     if (m->classes > 32) return; /* a matrix that wide is for the report, not a terminal */
     fprintf(f, "\nconfusion matrix (rows: true class, columns: predicted)\n      ");
-    for (int j = 0; j < m->classes; j++) fprintf(f, " %5d", j);
+    for (int j = 0; j < m->classes; j++)
+        fprintf(f, " %5d", j);
     fputc('\n', f);
     for (int y = 0; y < m->classes; y++) {
         fprintf(f, "%5d ", y);
@@ -110,7 +121,8 @@ cnn_status cnn_evaluate_metrics(cnn_net *net, const cnn_dataset *ds, int batch, 
         m->loss_sum += (double)l * n;
         cnn_metrics_add(m, y, labels, n, pred ? pred + first : NULL);
         if (prob && pred)
-            for (int i = 0; i < n; i++) prob[first + i] = y[(size_t)i * k + pred[first + i]];
+            for (int i = 0; i < n; i++)
+                prob[first + i] = y[(size_t)i * k + pred[first + i]];
     }
     cnn_free_floats(x);
     free(labels);

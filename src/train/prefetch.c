@@ -23,7 +23,8 @@ cnn_status cnn_prefetch_init(cnn_prefetch *p, const cnn_dataset *ds, const cnn_n
         cnn_prefetch_free(p);
         return cnn_fail(CNN_ERR_NOMEM, "out of memory for training batches");
     }
-    for (int c = 0; c < ds->c; c++) cnn_data_norm_table(net, c, p->table[c]);
+    for (int c = 0; c < ds->c; c++)
+        cnn_data_norm_table(net, c, p->table[c]);
     pthread_mutex_init(&p->mu, NULL);
     pthread_cond_init(&p->cv, NULL);
     p->sync = 1;
@@ -49,10 +50,11 @@ void cnn_prefetch_make(const cnn_prefetch *p, int b, float *x, uint8_t *labels, 
                                (uint64_t)(b + 1) * 0x94d049bb133111ebULL);
         for (int i = 0; i < k; i++)
             cnn_augment_sample(p->cfg, ds->images + (size_t)p->order[first + i] * sample, ds->c,
-                               ds->h, ds->w, (const float (*)[256])p->table, &rng,
+                               ds->h, ds->w, (const float(*)[256])p->table, &rng,
                                x + (size_t)i * sample);
     }
-    for (int i = 0; i < k; i++) labels[i] = ds->labels[p->order[first + i]];
+    for (int i = 0; i < k; i++)
+        labels[i] = ds->labels[p->order[first + i]];
     *n = k;
 }
 
@@ -99,7 +101,8 @@ void cnn_prefetch_get(cnn_prefetch *p, int b, const float **x, const uint8_t **l
         cnn_prefetch_make(p, b, p->x[slot], p->labels[slot], &p->n[slot]);
     } else {
         pthread_mutex_lock(&p->mu);
-        while (p->ready[slot] != b) pthread_cond_wait(&p->cv, &p->mu);
+        while (p->ready[slot] != b)
+            pthread_cond_wait(&p->cv, &p->mu);
         pthread_mutex_unlock(&p->mu);
     }
     *x = p->x[slot];

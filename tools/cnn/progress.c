@@ -9,8 +9,10 @@ static int last_plain_quarter;
 
 static void fmt_time(double s, char *buf, size_t len) {
     int t = (int)(s + 0.5);
-    if (t >= 3600) snprintf(buf, len, "%d:%02d:%02d", t / 3600, t / 60 % 60, t % 60);
-    else snprintf(buf, len, "%d:%02d", t / 60, t % 60);
+    if (t >= 3600)
+        snprintf(buf, len, "%d:%02d:%02d", t / 3600, t / 60 % 60, t % 60);
+    else
+        snprintf(buf, len, "%d:%02d", t / 60, t % 60);
 }
 
 int cli_progress(const cnn_progress *p, void *user) {
@@ -24,7 +26,8 @@ int cli_progress(const cnn_progress *p, void *user) {
         last_draw = p->elapsed_s;
         int width = 24, fill = (int)((double)p->batch / p->batches * width);
         char bar[32];
-        for (int i = 0; i < width; i++) bar[i] = i < fill ? '=' : (i == fill ? '>' : ' ');
+        for (int i = 0; i < width; i++)
+            bar[i] = i < fill ? '=' : (i == fill ? '>' : ' ');
         bar[width] = 0;
         printf("\r\033[Kepoch %d/%d [%s] %d/%d  loss %.4f  acc %.2f%%  %.0f img/s  ETA %s",
                p->epoch, p->epochs, bar, p->batch, p->batches, p->loss, 100 * p->accuracy,

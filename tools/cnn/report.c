@@ -7,8 +7,8 @@
  * convolution's filters and feature maps of one test image (PNGs encoded with
  * libpng, embedded as data: URIs), and the model summary. The weights are
  * best.weights if the run kept one, else final.weights, else the checkpoint. */
-#include "cli.h"
 #include "../../src/graph/net_internal.h"
+#include "cli.h"
 #include <errno.h>
 #include <math.h>
 #include <png.h>
@@ -37,7 +37,8 @@ static void mem_write(png_structp png, png_bytep data, size_t n) {
     if (m->failed) return;
     if (m->len + n > m->cap) {
         size_t cap = m->cap ? m->cap * 2 : 4096;
-        while (cap < m->len + n) cap *= 2;
+        while (cap < m->len + n)
+            cap *= 2;
         unsigned char *q = realloc(m->p, cap);
         if (!q) {
             m->failed = 1;
@@ -50,7 +51,9 @@ static void mem_write(png_structp png, png_bytep data, size_t n) {
     m->len += n;
 }
 
-static void mem_flush(png_structp png) { (void)png; }
+static void mem_flush(png_structp png) {
+    (void)png;
+}
 
 static void png_err(png_structp png, png_const_charp msg) {
     (void)msg;
@@ -75,14 +78,16 @@ static void put_png(FILE *out, const uint8_t *px, int w, int h, int ch, int scal
                  ch == 3 ? PNG_COLOR_TYPE_RGB : PNG_COLOR_TYPE_GRAY, PNG_INTERLACE_NONE,
                  PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
     png_write_info(png, info);
-    for (int y = 0; y < h; y++) png_write_row(png, (png_bytep)(px + (size_t)y * w * ch));
+    for (int y = 0; y < h; y++)
+        png_write_row(png, (png_bytep)(px + (size_t)y * w * ch));
     png_write_end(png, info);
     png_destroy_write_struct(&png, &info);
     if (m.failed) {
         free(m.p);
         return;
     }
-    fprintf(out, "<img alt=\"%s\" title=\"%s\" width=\"%d\" height=\"%d\" src=\"data:image/png;base64,",
+    fprintf(out,
+            "<img alt=\"%s\" title=\"%s\" width=\"%d\" height=\"%d\" src=\"data:image/png;base64,",
             title, title, w * scale, h * scale);
     for (size_t i = 0; i < m.len; i += 3) {
         uint32_t v = (uint32_t)m.p[i] << 16 | (i + 1 < m.len ? (uint32_t)m.p[i + 1] << 8 : 0) |
@@ -106,7 +111,8 @@ static void put_map(FILE *out, const float *v, int w, int h, size_t stride, int 
         if (x > hi) hi = x;
     }
     float k = hi > lo ? 255.0f / (hi - lo) : 0;
-    for (int i = 0; i < w * h; i++) tmp[i] = (uint8_t)lrintf((v[(size_t)i * stride] - lo) * k);
+    for (int i = 0; i < w * h; i++)
+        tmp[i] = (uint8_t)lrintf((v[(size_t)i * stride] - lo) * k);
     put_png(out, tmp, w, h, 1, scale, title);
 }
 
@@ -117,7 +123,8 @@ static void put_sample(FILE *out, const cnn_dataset *ds, int i, int scale, const
     const uint8_t *s = ds->images + (size_t)i * ds->c * plane;
     int ch = ds->c == 3 ? 3 : 1;
     for (size_t p = 0; p < plane; p++)
-        for (int c = 0; c < ch; c++) tmp[p * ch + c] = s[(size_t)c * plane + p];
+        for (int c = 0; c < ch; c++)
+            tmp[p * ch + c] = s[(size_t)c * plane + p];
     put_png(out, tmp, ds->w, ds->h, ch, scale, title);
 }
 
@@ -126,8 +133,8 @@ static void put_sample(FILE *out, const cnn_dataset *ds, int i, int scale, const
 enum { TRAIN_LOSS, TRAIN_ACC, VAL_LOSS, VAL_ACC, TEST_LOSS, TEST_ACC, N_SERIES };
 static const char *series_key[N_SERIES] = {"train_loss", "train_acc", "val_loss",
                                            "val_acc",    "test_loss", "test_acc"};
-static const char *series_name[N_SERIES] = {"train", "train", "validation",
-                                            "validation", "test", "test"};
+static const char *series_name[N_SERIES] = {"train",      "train", "validation",
+                                            "validation", "test",  "test"};
 static const char *series_color[N_SERIES] = {"#1f77b4", "#1f77b4", "#ff7f0e",
                                              "#ff7f0e", "#2ca02c", "#2ca02c"};
 
@@ -188,12 +195,14 @@ static void read_curves(const char *path, curves *c) {
         }
     }
     fclose(f);
-    for (int i = 0; i < c->steps_n; i++) c->step_x[i] = batches > 0 ? c->step_x[i] / batches : NAN;
+    for (int i = 0; i < c->steps_n; i++)
+        c->step_x[i] = batches > 0 ? c->step_x[i] / batches : NAN;
 }
 
 static void free_curves(curves *c) {
     free(c->epoch);
-    for (int s = 0; s < N_SERIES; s++) free(c->v[s]);
+    for (int s = 0; s < N_SERIES; s++)
+        free(c->v[s]);
     free(c->step_x);
     free(c->step_loss);
 }
@@ -222,27 +231,32 @@ static void put_chart(FILE *out, const curves *c, int acc) {
     ymax += pad;
     if (xmax < 1) xmax = 1;
 #define SX(x) (L + ((x) / xmax) * (W - L - R))
-#define SY(y) (T + (1 - ((y) - ymin) / (ymax - ymin)) * (H - T - B))
-    fprintf(out, "<svg class=\"chart\" id=\"%s-chart\" xmlns=\"http://www.w3.org/2000/svg\" "
-                 "width=\"%d\" height=\"%d\" viewBox=\"0 0 %d %d\">\n",
+#define SY(y) (T + (1 - ((y)-ymin) / (ymax - ymin)) * (H - T - B))
+    fprintf(out,
+            "<svg class=\"chart\" id=\"%s-chart\" xmlns=\"http://www.w3.org/2000/svg\" "
+            "width=\"%d\" height=\"%d\" viewBox=\"0 0 %d %d\">\n",
             acc ? "accuracy" : "loss", W, H, W, H);
-    fprintf(out, "<rect x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" fill=\"#fafafa\" "
-                 "stroke=\"#ccc\"/>\n",
+    fprintf(out,
+            "<rect x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" fill=\"#fafafa\" "
+            "stroke=\"#ccc\"/>\n",
             L, T, W - L - R, H - T - B);
     for (int k = 0; k <= 4; k++) {
         double y = ymin + (ymax - ymin) * k / 4;
-        fprintf(out, "<line x1=\"%d\" x2=\"%d\" y1=\"%.1f\" y2=\"%.1f\" stroke=\"#e3e3e3\"/>"
-                     "<text x=\"%d\" y=\"%.1f\" font-size=\"11\" text-anchor=\"end\">%.*f</text>\n",
+        fprintf(out,
+                "<line x1=\"%d\" x2=\"%d\" y1=\"%.1f\" y2=\"%.1f\" stroke=\"#e3e3e3\"/>"
+                "<text x=\"%d\" y=\"%.1f\" font-size=\"11\" text-anchor=\"end\">%.*f</text>\n",
                 L, W - R, SY(y), SY(y), L - 4, SY(y) + 4, acc ? 1 : 3, y);
     }
     int xstep = xmax > 20 ? (int)ceil(xmax / 10) : 1;
     for (int e = 0; e <= (int)xmax; e += xstep)
-        fprintf(out, "<text x=\"%.1f\" y=\"%d\" font-size=\"11\" text-anchor=\"middle\">%d</text>\n",
+        fprintf(out,
+                "<text x=\"%.1f\" y=\"%d\" font-size=\"11\" text-anchor=\"middle\">%d</text>\n",
                 SX((double)e), H - B + 16, e);
     fprintf(out, "<text x=\"%d\" y=\"%d\" font-size=\"12\" text-anchor=\"middle\">epoch</text>\n",
             (L + W - R) / 2, H - 6);
-    fprintf(out, "<text x=\"14\" y=\"%d\" font-size=\"12\" text-anchor=\"middle\" "
-                 "transform=\"rotate(-90 14 %d)\">%s</text>\n",
+    fprintf(out,
+            "<text x=\"14\" y=\"%d\" font-size=\"12\" text-anchor=\"middle\" "
+            "transform=\"rotate(-90 14 %d)\">%s</text>\n",
             (T + H - B) / 2, (T + H - B) / 2, acc ? "accuracy (%)" : "loss");
     if (!acc && c->steps_n > 1) {
         fputs("<polyline fill=\"none\" stroke=\"#9ecae1\" stroke-width=\"1\" points=\"", out);
@@ -254,10 +268,12 @@ static void put_chart(FILE *out, const curves *c, int acc) {
     int legend = 0;
     for (int s = acc; s < N_SERIES; s += 2) {
         int any = 0;
-        for (int i = 0; i < c->n; i++) any |= isfinite(c->v[s][i]);
+        for (int i = 0; i < c->n; i++)
+            any |= isfinite(c->v[s][i]);
         if (!any) continue;
-        fprintf(out, "<polyline class=\"series\" fill=\"none\" stroke=\"%s\" stroke-width=\"2\" "
-                     "points=\"",
+        fprintf(out,
+                "<polyline class=\"series\" fill=\"none\" stroke=\"%s\" stroke-width=\"2\" "
+                "points=\"",
                 series_color[s]);
         for (int i = 0; i < c->n; i++)
             if (isfinite(c->v[s][i]))
@@ -266,13 +282,15 @@ static void put_chart(FILE *out, const curves *c, int acc) {
         fputs("\"/>\n", out);
         for (int i = 0; i < c->n; i++)
             if (isfinite(c->v[s][i]))
-                fprintf(out, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"2.5\" fill=\"%s\"><title>epoch "
-                             "%g: %.4g</title></circle>\n",
+                fprintf(out,
+                        "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"2.5\" fill=\"%s\"><title>epoch "
+                        "%g: %.4g</title></circle>\n",
                         SX(c->epoch[i]), SY(acc ? 100 * c->v[s][i] : c->v[s][i]), series_color[s],
                         c->epoch[i], acc ? 100 * c->v[s][i] : c->v[s][i]);
         int ly = acc ? H - B - 48 + 14 * legend : T + 10 + 14 * legend; /* away from the curves */
-        fprintf(out, "<rect x=\"%d\" y=\"%d\" width=\"12\" height=\"3\" fill=\"%s\"/><text x=\"%d\" "
-                     "y=\"%d\" font-size=\"11\">%s</text>\n",
+        fprintf(out,
+                "<rect x=\"%d\" y=\"%d\" width=\"12\" height=\"3\" fill=\"%s\"/><text x=\"%d\" "
+                "y=\"%d\" font-size=\"11\">%s</text>\n",
                 W - R - 110, ly, series_color[s], W - R - 94, ly + 4, series_name[s]);
         legend++;
     }
@@ -283,49 +301,61 @@ static void put_chart(FILE *out, const curves *c, int acc) {
 
 /* ---- the page ------------------------------------------------------------ */
 
-static const char *fashion_names[10] = {"T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
-                                        "Sandal",      "Shirt",   "Sneaker",  "Bag",   "Ankle boot"};
+static const char *fashion_names[10] = {"T-shirt/top", "Trouser",   "Pullover", "Dress",
+                                        "Coat",        "Sandal",    "Shirt",    "Sneaker",
+                                        "Bag",         "Ankle boot"};
 
 static void class_label(char *buf, size_t len, int k, int fashion) {
-    if (fashion && k >= 0 && k < 10) snprintf(buf, len, "%s", fashion_names[k]);
-    else snprintf(buf, len, "%d", k);
+    if (fashion && k >= 0 && k < 10)
+        snprintf(buf, len, "%s", fashion_names[k]);
+    else
+        snprintf(buf, len, "%d", k);
 }
 
 static void put_confusion(FILE *out, const cnn_metrics *m, int fashion) {
-    const int K = m->classes, cell = K <= 12 ? 44 : K <= 32 ? 22 : 8, L = fashion ? 96 : 40,
-              T = fashion ? 96 : 40;
+    const int K = m->classes,
+              cell = K <= 12   ? 44
+                     : K <= 32 ? 22
+                               : 8,
+              L = fashion ? 96 : 40, T = fashion ? 96 : 40;
     const int W = L + K * cell + 10, H = T + K * cell + 10;
-    fprintf(out, "<svg id=\"confusion\" xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" "
-                 "height=\"%d\" viewBox=\"0 0 %d %d\">\n",
+    fprintf(out,
+            "<svg id=\"confusion\" xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" "
+            "height=\"%d\" viewBox=\"0 0 %d %d\">\n",
             W, H, W, H);
     char name[64];
     for (int k = 0; k < K && cell >= 20; k++) {
         class_label(name, sizeof name, k, fashion);
         fprintf(out, "<text x=\"%d\" y=\"%d\" font-size=\"11\" text-anchor=\"end\">%s</text>\n",
                 L - 4, T + k * cell + cell / 2 + 4, name);
-        fprintf(out, "<text font-size=\"11\" transform=\"translate(%d %d) rotate(-60)\">%s</text>\n",
+        fprintf(out,
+                "<text font-size=\"11\" transform=\"translate(%d %d) rotate(-60)\">%s</text>\n",
                 L + k * cell + cell / 2, T - 4, name);
     }
     for (int y = 0; y < K; y++) {
         long row = 0;
-        for (int x = 0; x < K; x++) row += m->confusion[(size_t)y * K + x];
+        for (int x = 0; x < K; x++)
+            row += m->confusion[(size_t)y * K + x];
         for (int x = 0; x < K; x++) {
             long v = m->confusion[(size_t)y * K + x];
             double f = row ? (double)v / row : 0;
             /* white -> dark blue on the diagonal, white -> red off it */
             int r, g, b;
-            if (x == y) r = (int)(255 - 225 * f), g = (int)(255 - 160 * f), b = (int)(255 - 75 * f);
+            if (x == y)
+                r = (int)(255 - 225 * f), g = (int)(255 - 160 * f), b = (int)(255 - 75 * f);
             else {
                 double e = f > 0 ? 0.15 + 0.85 * sqrt(f) : 0;
                 r = (int)(255 - 40 * e), g = (int)(255 - 200 * e), b = (int)(255 - 200 * e);
             }
-            fprintf(out, "<rect class=\"cell\" x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" "
-                         "fill=\"rgb(%d,%d,%d)\" stroke=\"#fff\"><title>true %d, predicted %d: "
-                         "%ld (%.1f%%)</title></rect>\n",
+            fprintf(out,
+                    "<rect class=\"cell\" x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" "
+                    "fill=\"rgb(%d,%d,%d)\" stroke=\"#fff\"><title>true %d, predicted %d: "
+                    "%ld (%.1f%%)</title></rect>\n",
                     L + x * cell, T + y * cell, cell, cell, r, g, b, y, x, v, 100 * f);
             if (cell >= 20 && v)
-                fprintf(out, "<text x=\"%d\" y=\"%d\" font-size=\"%d\" text-anchor=\"middle\" "
-                             "fill=\"%s\">%ld</text>\n",
+                fprintf(out,
+                        "<text x=\"%d\" y=\"%d\" font-size=\"%d\" text-anchor=\"middle\" "
+                        "fill=\"%s\">%ld</text>\n",
                         L + x * cell + cell / 2, T + y * cell + cell / 2 + 4, cell >= 40 ? 11 : 8,
                         x == y && f > 0.5 ? "#fff" : "#222", v);
         }
@@ -413,12 +443,14 @@ static int write_report(FILE *out, const char *run_dir, const char *data, const 
           "border-bottom:1px solid #eee}\npre{background:#f7f7f7;padding:10px;font-size:11px;"
           "overflow-x:auto}\n</style></head><body>\n",
           out);
-    fprintf(out, "<h1>Training report</h1>\n<div class=\"meta\">run <code>%s</code> &middot; "
-                 "weights <code>%s</code> &middot; test data <code>%s</code> (%d images)</div>\n",
+    fprintf(out,
+            "<h1>Training report</h1>\n<div class=\"meta\">run <code>%s</code> &middot; "
+            "weights <code>%s</code> &middot; test data <code>%s</code> (%d images)</div>\n",
             run_dir, weights, data, test->n);
     fputs("<div class=\"kpi\" id=\"summary\">", out);
-    fprintf(out, "<div>test accuracy<b>%.2f%%</b></div><div>top-5<b>%.2f%%</b></div>"
-                 "<div>test loss<b>%.4f</b></div>",
+    fprintf(out,
+            "<div>test accuracy<b>%.2f%%</b></div><div>top-5<b>%.2f%%</b></div>"
+            "<div>test loss<b>%.4f</b></div>",
             100 * cnn_metrics_top1(&m), 100 * cnn_metrics_top5(&m), cnn_metrics_loss(&m));
     if (cv.n) fprintf(out, "<div>epochs<b>%g</b></div>", cv.epoch[cv.n - 1]);
     if (cv.best_epoch) fprintf(out, "<div>best epoch (validation)<b>%d</b></div>", cv.best_epoch);
@@ -443,7 +475,8 @@ static int write_report(FILE *out, const char *run_dir, const char *data, const 
     char name[64], name2[64];
     for (int k = 0; k < m.classes; k++) {
         long support = 0;
-        for (int j = 0; j < m.classes; j++) support += m.confusion[(size_t)k * m.classes + j];
+        for (int j = 0; j < m.classes; j++)
+            support += m.confusion[(size_t)k * m.classes + j];
         class_label(name, sizeof name, k, fashion);
         fprintf(out, "<tr><td>%s</td><td>%.2f%%</td><td>%.2f%%</td><td>%ld</td></tr>\n", name,
                 100 * cnn_metrics_precision(&m, k), 100 * cnn_metrics_recall(&m, k), support);
@@ -467,20 +500,23 @@ static int write_report(FILE *out, const char *run_dir, const char *data, const 
     }
     int scale = h <= 32 ? 64 / h : 1;
     if (scale < 1) scale = 1;
-    fprintf(out, "<h2 id=\"predictions\">Test images and predictions (%d mistakes of %d; mistakes "
-                 "first)</h2>\n<div class=\"grid\">\n",
+    fprintf(out,
+            "<h2 id=\"predictions\">Test images and predictions (%d mistakes of %d; mistakes "
+            "first)</h2>\n<div class=\"grid\">\n",
             wrong, test->n);
     for (int k = 0; k < show; k++) {
         int i = order[k].i;
         class_label(name, sizeof name, pred[i], fashion);
         class_label(name2, sizeof name2, test->labels[i], fashion);
-        char title[160];
+        char title[256];
         snprintf(title, sizeof title, "test image %d: predicted %s (%.0f%%), true %s", i, name,
                  100 * prob[i], name2);
         fprintf(out, "<div class=\"tile%s\">", order[k].wrong ? " wrong" : "");
         put_sample(out, test, i, scale, title, tmp);
-        if (order[k].wrong) fprintf(out, "%s %.0f%%<br>true: %s</div>\n", name, 100 * prob[i], name2);
-        else fprintf(out, "%s %.0f%%</div>\n", name, 100 * prob[i]);
+        if (order[k].wrong)
+            fprintf(out, "%s %.0f%%<br>true: %s</div>\n", name, 100 * prob[i], name2);
+        else
+            fprintf(out, "%s %.0f%%</div>\n", name, 100 * prob[i]);
     }
     fputs("</div>\n", out);
 
@@ -495,8 +531,9 @@ static int write_report(FILE *out, const char *run_dir, const char *data, const 
             int K = d[t].dims[0], C = d[t].dims[1], kh = d[t].dims[2], kw = d[t].dims[3];
             const float *wt = l->params + d[t].offset;
             int fs = kh * kw <= 49 ? 10 : 4;
-            fprintf(out, "<h2 id=\"filters\">First layer's filters: %s, %d filters of %dx%dx%d"
-                         "</h2>\n<div class=\"maps\">\n",
+            fprintf(out,
+                    "<h2 id=\"filters\">First layer's filters: %s, %d filters of %dx%dx%d"
+                    "</h2>\n<div class=\"maps\">\n",
                     l->name, K, C, kh, kw);
             for (int k = 0; k < K && k < 128; k++) {
                 const float *f = wt + (size_t)k * C * kh * kw;
@@ -531,12 +568,18 @@ static int write_report(FILE *out, const char *run_dir, const char *data, const 
             fputs("<div class=\"row\">", out);
             put_sample(out, test, sample, scale, "input", tmp);
             fputs("</div>\n", out);
-            int shown_layers = 0;
-            for (int i = fc; i < net->n_layers && shown_layers < 3; i++) {
-                cnn_layer *L = &net->layers[i];
-                if (strcmp(L->ops->type, "conv") || L->out.h < 3) continue;
-                if (shown_layers && i != fc && L->out.h == net->layers[fc].out.h && i < fc + 3)
-                    continue;
+            /* Up to three conv layers with maps of at least 3x3: the first,
+             * one in the middle and the last, to show the depth. */
+            int convs[1024], n_convs = 0, pick[3], n_pick = 0;
+            for (int i = fc; i < net->n_layers && n_convs < 1024; i++)
+                if (!strcmp(net->layers[i].ops->type, "conv") && net->layers[i].out.h >= 3)
+                    convs[n_convs++] = i;
+            for (int k = 0; k < 3 && k < n_convs; k++) {
+                int at = n_convs <= 3 ? convs[k] : convs[k * (n_convs - 1) / 2];
+                if (!n_pick || pick[n_pick - 1] != at) pick[n_pick++] = at;
+            }
+            for (int p = 0; p < n_pick; p++) {
+                cnn_layer *L = &net->layers[pick[p]];
                 int maps = L->out.c < 16 ? L->out.c : 16;
                 int ms = L->out.h >= 28 ? 2 : L->out.h >= 14 ? 4 : 8;
                 fprintf(out, "<p>%s (%dx%dx%d), first %d channels</p><div class=\"maps\">\n",
@@ -548,8 +591,6 @@ static int write_report(FILE *out, const char *run_dir, const char *data, const 
                             title, tmp);
                 }
                 fputs("</div>\n", out);
-                shown_layers++;
-                i += 2; /* spread the views across the depth */
             }
         }
     }
@@ -562,10 +603,14 @@ static int write_report(FILE *out, const char *run_dir, const char *data, const 
         cnn_net_summary(net, mem);
         fclose(mem);
         for (char *p = text; p && *p; p++) {
-            if (*p == '<') fputs("&lt;", out);
-            else if (*p == '>') fputs("&gt;", out);
-            else if (*p == '&') fputs("&amp;", out);
-            else fputc(*p, out);
+            if (*p == '<')
+                fputs("&lt;", out);
+            else if (*p == '>')
+                fputs("&gt;", out);
+            else if (*p == '&')
+                fputs("&amp;", out);
+            else
+                fputc(*p, out);
         }
         free(text);
     }
@@ -605,11 +650,16 @@ int cmd_report(int argc, char **argv) {
         }
         if (!v) return cli_error("report", "%s needs a value", a), 2;
         i++;
-        if (!strcmp(a, "--data")) data_arg = v;
-        else if (!strcmp(a, "--weights")) weights_arg = v;
-        else if (!strcmp(a, "--out")) out_arg = v;
-        else if (!strcmp(a, "--images")) rc = cli_int("report", a, v, 0, 10000, &max_images);
-        else return cli_error("report", "unknown option %s (see --help)", a), 2;
+        if (!strcmp(a, "--data"))
+            data_arg = v;
+        else if (!strcmp(a, "--weights"))
+            weights_arg = v;
+        else if (!strcmp(a, "--out"))
+            out_arg = v;
+        else if (!strcmp(a, "--images"))
+            rc = cli_int("report", a, v, 0, 10000, &max_images);
+        else
+            return cli_error("report", "unknown option %s (see --help)", a), 2;
     }
     if (rc) return rc;
     if (!run_dir) {
@@ -618,10 +668,12 @@ int cmd_report(int argc, char **argv) {
     }
     char model[4096], data[4096], weights[4096], out_path[4096];
     snprintf(model, sizeof model, "%s/model.cnn", run_dir);
-    if (data_arg) snprintf(data, sizeof data, "%s", data_arg);
+    if (data_arg)
+        snprintf(data, sizeof data, "%s", data_arg);
     else if (!run_arg(run_dir, "--data", data, sizeof data))
         return cli_error("report", "%s/args.txt: no --data (give --data DIR)", run_dir);
-    if (weights_arg) snprintf(weights, sizeof weights, "%s", weights_arg);
+    if (weights_arg)
+        snprintf(weights, sizeof weights, "%s", weights_arg);
     else {
         static const char *const cand[] = {"best.weights", "final.weights", "checkpoint.cnnw"};
         weights[0] = 0;
@@ -643,7 +695,8 @@ int cmd_report(int argc, char **argv) {
     char tmp_path[4200];
     snprintf(tmp_path, sizeof tmp_path, "%s.tmp", out_path);
     FILE *out = fopen(tmp_path, "wb");
-    if (!out) rc = cli_error("report", "%s: %s", tmp_path, strerror(errno));
+    if (!out)
+        rc = cli_error("report", "%s: %s", tmp_path, strerror(errno));
     else {
         rc = write_report(out, run_dir, data, weights, net, &test, max_images);
         if (fclose(out) != 0 && !rc) rc = cli_error("report", "%s: %s", tmp_path, strerror(errno));

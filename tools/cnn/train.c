@@ -48,7 +48,7 @@ static const char help[] =
     "  --checkpoint-every N  steps between checkpoints (besides each epoch's end)\n"
     "  --log-every N       steps between lines of metrics.jsonl\n"
     "Augmentation (seeded; training batches only):\n"
-    "  --crop-pad N  --hflip  --rotate DEG  --translate PX  --erase P\n";
+    "  --crop-pad N  --hflip [0|1]  --rotate DEG  --translate PX  --erase P\n";
 
 static volatile sig_atomic_t interrupted;
 static void on_sigint(int sig) {
@@ -84,7 +84,8 @@ static int copy_file(const char *from, const char *to) {
     char buf[1 << 14];
     size_t n;
     int ok = a && b;
-    while (ok && (n = fread(buf, 1, sizeof buf, a)) > 0) ok = fwrite(buf, 1, n, b) == n;
+    while (ok && (n = fread(buf, 1, sizeof buf, a)) > 0)
+        ok = fwrite(buf, 1, n, b) == n;
     if (a) fclose(a);
     if (b && fclose(b) != 0) ok = 0;
     return ok ? 0 : -1;
@@ -124,8 +125,13 @@ int cmd_train(int argc, char **argv) {
     char **all = NULL, *stored_text = NULL;
     int has_model = 0;
     for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--resume") && i + 1 < argc) resume = argv[++i];
-        else if (argv[i][0] != '-') has_model = 1;
+        if (!strcmp(argv[i], "--resume") && i + 1 < argc)
+            resume = argv[++i];
+        else if (!strcmp(argv[i], "--hflip") && i + 1 < argc &&
+                 (!strcmp(argv[i + 1], "0") || !strcmp(argv[i + 1], "1")))
+            i++;
+        else if (argv[i][0] != '-')
+            has_model = 1;
         else if (strcmp(argv[i], "--quiet") && strcmp(argv[i], "--hflip") &&
                  strcmp(argv[i], "--no-prefetch") && strcmp(argv[i], "--help") &&
                  strcmp(argv[i], "-h"))
@@ -142,8 +148,10 @@ int cmd_train(int argc, char **argv) {
         if (!all) return cli_error("train", "out of memory");
         int k = 0;
         all[k++] = argv[0];
-        for (int i = 0; i < n_stored; i++) all[k++] = st[i];
-        for (int i = 1; i < argc; i++) all[k++] = argv[i];
+        for (int i = 0; i < n_stored; i++)
+            all[k++] = st[i];
+        for (int i = 1; i < argc; i++)
+            all[k++] = argv[i];
         free(st);
         argc = k;
         argv = all;
@@ -163,10 +171,13 @@ int cmd_train(int argc, char **argv) {
             no_prefetch = 1;
             continue;
         } else if (!strcmp(a, "--hflip")) {
+            /* A switch; an explicit 0 or 1 after it is taken too. */
+            int explicit = v && (!strcmp(v, "0") || !strcmp(v, "1"));
             if (n_over < 64) {
                 over_k[n_over] = "hflip";
-                over_v[n_over++] = "1";
+                over_v[n_over++] = explicit ? v : "1";
             }
+            i += explicit;
             continue;
         } else if (a[0] != '-' || a[1] != '-') {
             if (model) rc = 2, cli_error("train", "unexpected argument '%s' (see --help)", a);
@@ -178,13 +189,20 @@ int cmd_train(int argc, char **argv) {
             break;
         }
         i++;
-        if (!strcmp(a, "--data")) data = v;
-        else if (!strcmp(a, "--save")) save = v;
-        else if (!strcmp(a, "--load")) load = v;
-        else if (!strcmp(a, "--run-dir")) run_dir = v;
-        else if (!strcmp(a, "--resume")) resume = v;
-        else if (!strcmp(a, "--threads")) rc = cli_int("train", a, v, 1, 1024, &threads);
-        else if (!strcmp(a, "--subset")) rc = cli_int("train", a, v, 1, 1 << 30, &subset);
+        if (!strcmp(a, "--data"))
+            data = v;
+        else if (!strcmp(a, "--save"))
+            save = v;
+        else if (!strcmp(a, "--load"))
+            load = v;
+        else if (!strcmp(a, "--run-dir"))
+            run_dir = v;
+        else if (!strcmp(a, "--resume"))
+            resume = v;
+        else if (!strcmp(a, "--threads"))
+            rc = cli_int("train", a, v, 1, 1024, &threads);
+        else if (!strcmp(a, "--subset"))
+            rc = cli_int("train", a, v, 1, 1 << 30, &subset);
         else if (!strcmp(a, "--test-subset"))
             rc = cli_int("train", a, v, 1, 1 << 30, &test_subset);
         else if (n_over < 64) {
@@ -197,8 +215,8 @@ int cmd_train(int argc, char **argv) {
         rc = 2;
     }
     if (!rc && resume && run_dir && strcmp(resume, run_dir))
-        rc = 2, cli_error("train", "--resume %s and --run-dir %s name different folders", resume,
-                          run_dir);
+        rc = 2,
+        cli_error("train", "--resume %s and --run-dir %s name different folders", resume, run_dir);
     if (rc) {
         free(all);
         free(stored_text);
@@ -294,8 +312,8 @@ int cmd_train(int argc, char **argv) {
         if (!sf || cnn_net_summary(net, sf) != CNN_OK) bad = 1;
         if (sf && fclose(sf) != 0) bad = 1;
         if (bad) {
-            rc = cli_error("train", "%s: cannot write the run folder: %s", run_dir,
-                           strerror(errno));
+            rc =
+                cli_error("train", "%s: cannot write the run folder: %s", run_dir, strerror(errno));
             goto done;
         }
     }
@@ -309,9 +327,8 @@ int cmd_train(int argc, char **argv) {
     static const char *sched_names[] = {"constant", "step", "cosine"};
     printf("recipe: %d epochs, batch %d, %s lr %g momentum %g weight decay %g, %s schedule, "
            "warm-up %d, seed %llu\n",
-           cfg.epochs, cfg.batch, opt_names[cfg.optimizer], cfg.lr, cfg.momentum,
-           cfg.weight_decay, sched_names[cfg.schedule], cfg.warmup_epochs,
-           (unsigned long long)cfg.seed);
+           cfg.epochs, cfg.batch, opt_names[cfg.optimizer], cfg.lr, cfg.momentum, cfg.weight_decay,
+           sched_names[cfg.schedule], cfg.warmup_epochs, (unsigned long long)cfg.seed);
     if (cfg.crop_pad || cfg.hflip || cfg.rotate > 0 || cfg.translate || cfg.erase > 0)
         printf("augmentation: crop pad %d, flip %s, rotate %g deg, translate %d px, erase %g\n",
                cfg.crop_pad, cfg.hflip ? "on" : "off", cfg.rotate, cfg.translate, cfg.erase);
