@@ -431,7 +431,7 @@ static void test_bad_flags(void **state) {
     (void)state;
     char want[2048], other[PATHLEN];
     result r = run("train models/lenet5.cnn --data %s --lr abc --run-dir %s/run-flags", mnist, tmp);
-    expect_failure(&r, 2, "cnn train: command line:0: train: option lr=abc: expected a number");
+    expect_failure(&r, 2, "cnn train: --lr abc: expected a number");
     done(&r);
     r = run("train models/lenet5.cnn --data %s --threads 0", mnist);
     expect_failure(&r, 2, "cnn train: --threads expects an integer from 1 to 1024, got '0'");
