@@ -3,7 +3,8 @@
  * `samples` timed repetitions, one "sample <value>" line each, so the driver
  * can take medians across processes. Units: GFLOP/s for sgemm and conv,
  * images/s for training (a sample stops after STEPS steps or 2 s, at least 5
- * steps), milliseconds for inference; "to99" prints the wall
+ * steps), milliseconds for inference (a sample stops after REPS passes or
+ * 2 s, at least one); "to99" prints the wall
  * seconds until the test accuracy first reaches the target.
  *
  *   bench sgemm N SAMPLES
@@ -58,13 +59,17 @@ static int bench_sgemm(int n, int samples) {
     return 0;
 }
 
-/* Time `reps` forward passes of a batch of n; returns seconds per pass. */
-static double time_forward(cnn_net *net, const float *x, int n, int reps) {
+/* Time up to `reps` forward passes of a batch of n (at least one, then stop
+ * once `budget` seconds have passed); returns seconds per pass. */
+static double time_forward(cnn_net *net, const float *x, int n, int reps, double budget) {
     const float *y;
     double t = now_s();
-    for (int r = 0; r < reps; r++)
+    int r = 0;
+    while (r < reps && (r == 0 || now_s() - t < budget)) {
         if (cnn_net_forward(net, x, n, 0, &y) != CNN_OK) return -1;
-    return (now_s() - t) / reps;
+        r++;
+    }
+    return (now_s() - t) / r;
 }
 
 static int bench_conv(int samples) {
@@ -76,9 +81,9 @@ static int bench_conv(int samples) {
     float *x = randn_like((size_t)n * 64 * 56 * 56, 3);
     if (!x) return 1;
     double flop = 2.0 * cnn_net_macs(net) * n;
-    time_forward(net, x, n, 3);
+    time_forward(net, x, n, 3, 1e9);
     for (int s = 0; s < samples; s++) {
-        double t = time_forward(net, x, n, 5);
+        double t = time_forward(net, x, n, 5, 1e9);
         if (t <= 0) return fail("conv forward");
         printf("sample %.2f\n", flop / t * 1e-9);
     }
@@ -148,9 +153,9 @@ static int bench_infer(const char *model, int n, int reps, int samples) {
     cnn_net_input_shape(net, &c, &h, &w);
     float *x = randn_like((size_t)n * c * h * w, 5);
     if (!x) return 1;
-    if (time_forward(net, x, n, 2) < 0) return fail("forward");
+    if (time_forward(net, x, n, 1, 0) < 0) return fail("forward");
     for (int s = 0; s < samples; s++) {
-        double t = time_forward(net, x, n, reps);
+        double t = time_forward(net, x, n, reps, 2.0);
         if (t < 0) return fail("forward");
         printf("sample %.3f\n", t * 1e3);
     }

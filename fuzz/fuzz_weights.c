@@ -5,7 +5,10 @@
  * its correct CRC-32 appended, so mutations get past the checksum and reach
  * the tensor parser (the seeds in fuzz/corpus/weights are bodies without
  * their CRC, except one complete file). A failed load must leave the net's
- * parameters exactly as they were. */
+ * parameters exactly as they were. Each load is followed by
+ * cnn_weights_read_extra, the checkpoint's reader of kind-2 tensors, on the
+ * same file; seeds with such tensors are in the corpus. */
+#include "../src/graph/net.h"
 #include "fuzz.h"
 #include <zlib.h>
 
@@ -20,6 +23,20 @@ static const char model[] = "input shape=2x6x5\n"
 static cnn_net *net;
 static float *saved;
 
+/* The checkpoint's extra tensors (src/train/checkpoint.c) through the same
+ * file: cnn_weights_read_extra parses every tensor header again. */
+static void read_extra(const char *path) {
+    static uint32_t state[64], order[16], optim[10];
+    cnn_extra_slot slots[3] = {
+        {"train.state", state, 64, 0, 0},
+        {"train.order", order, 16, 0, 0},
+        {"optim.state", optim, 10, 1, 0},
+    };
+    cnn_error_clear();
+    cnn_status s = cnn_weights_read_extra(path, slots, 3);
+    if (s != CNN_OK) FUZZ_CHECK_MESSAGE(s);
+}
+
 static void load(const uint8_t *data, size_t size) {
     char path[64];
     int fd = fuzz_memfile(data, size, path);
@@ -28,9 +45,10 @@ static void load(const uint8_t *data, size_t size) {
     memcpy(saved, cnn_net_params(net), n * sizeof(float));
     cnn_error_clear();
     cnn_status s = cnn_net_load_weights(net, path);
+    if (s != CNN_OK) FUZZ_CHECK_MESSAGE(s);
+    read_extra(path);
     close(fd);
     if (s != CNN_OK) {
-        FUZZ_CHECK_MESSAGE(s);
         FUZZ_CHECK(memcmp(saved, cnn_net_params(net), n * sizeof(float)) == 0,
                    "a failed load changed the parameters: %s", cnn_last_error());
     }

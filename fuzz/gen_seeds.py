@@ -17,8 +17,6 @@ def put(target, name, data):
 
 
 # ---- model files ------------------------------------------------------------
-lenet = open(os.path.join(os.path.dirname(root), "..", "models", "lenet5.cnn")).read()
-put("model", "lenet5.cnn", lenet)
 put("model", "every_layer.cnn", """input shape=3x12x10 mean=0.5,0.4,0.3 std=0.2,0.3,0.25
 train epochs=2 batch=8 optimizer=adamw lr=0.001 weight_decay=0.01 schedule=step step_size=1 gamma=0.5
 conv name=a filters=4 kernel=3x2 stride=1x2 padding=1 dilation=2x1 bias=0
@@ -84,6 +82,9 @@ put("weights", "reordered_body", weights(good[::-1]))
 put("weights", "missing_body", weights(good[:3]))
 put("weights", "wrong_shape_body", weights([tensor("c1.weight", (3, 2, 3, 2))] + good[1:]))
 put("weights", "empty_body", weights([]))
+put("weights", "checkpoint_body", weights(good + [tensor("train.state", (64,), 2, 0.0),
+                                              tensor("train.order", (16,), 2, 0.0),
+                                              tensor("optim.state", (10,), 2, 0.5)]))
 
 # ---- IDX: 2 bytes (little-endian) of image-file length, the images, the labels
 def idx_images(n, h, w):
@@ -168,3 +169,26 @@ for d in ("avgpad_op11", "convmix_op17", "lrn_op17", "normnet_op11", "normnet_op
     shutil.copy(os.path.join(parity, d, "model.onnx"), os.path.join(root, "onnx", d + ".onnx"))
 for f in glob.glob(os.path.join(parity, "refuse", "*.onnx")):
     shutil.copy(f, os.path.join(root, "onnx"))
+
+# ---- the project's smaller model files (the large ones cost seconds to build
+# in the replay test, and add no syntax), and one with the graph layers ----------
+for name in ("googlenet", "inception_small", "lenet5", "mnist_cnn", "resnet20_cifar", "vgg_small"):
+    shutil.copy(os.path.join(os.path.dirname(root), "..", "models", name + ".cnn"),
+                os.path.join(root, "model", "models_%s.cnn" % name))
+put("model", "graph_layers.cnn", """input shape=3x10x10
+conv name=a filters=4 kernel=3 padding=1
+batchnorm name=bn eps=1e-5 momentum=0.1
+relu name=r
+conv name=b in=r filters=4 kernel=1
+add name=sum in=b,r
+lrn size=3 alpha=1e-4 beta=0.75 k=1
+pad name=p padding=1,0,1,0 value=0.5
+maxpool name=m kernel=2
+concat name=cat in=m,m
+adaptive_avgpool size=2x3
+affine
+clip
+flatten
+dense units=4
+softmax
+""")

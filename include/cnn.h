@@ -84,7 +84,8 @@ typedef struct {
     int translate;          /* shift by uniform integers in [-translate, translate] pixels */
     float erase;            /* random erasing with this probability (torchvision RandomErasing) */
     /* The loop (cnn_train_run). */
-    float val_split;        /* held out for validation: a fraction (< 1) or a count; 0 = none */
+    float val_split;        /* held out for validation (cnn train splits with cnn_dataset_split):
+                             * a fraction (< 1) or a count; 0 = none */
     int patience;           /* stop after N epochs without a better validation accuracy; 0 = never */
     int checkpoint_every;   /* steps between checkpoints besides each epoch's end; 0 = epochs only */
     int log_every;          /* steps between metrics-log lines; 0 = epochs only */

@@ -3,7 +3,9 @@
  * require a non-zero exit status (not a signal: a crash fails), nothing but
  * the one line of NAME.expected on stderr, and an end within 60 s. BUILD is
  * where this program lives (BUILD/tests/..), so the sanitizer build checks
- * its own cnn. Run from the repository root, as tests/run.sh does. */
+ * its own cnn. Run from the repository root, as tests/run.sh does. In the
+ * arguments, @TMP@ becomes a fresh temporary folder, removed afterwards
+ * (for what a command writes, such as a training run's folder). */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -116,8 +118,22 @@ int main(int argc, char **argv) {
         char *args = read_text(path);
         snprintf(path, sizeof path, DIR_CASES "/%s.expected", names[i]);
         char *want = read_text(path);
-        char *got = NULL;
+        char *got = NULL, tmp[] = "/tmp/cnn_malformed_XXXXXX";
         int status = 0;
+        char *at = args ? strstr(args, "@TMP@") : NULL;
+        if (at) {
+            if (!mkdtemp(tmp)) {
+                printf("FAIL %s: mkdtemp: %s\n", names[i], strerror(errno));
+                failed++;
+                free(args);
+                free(want);
+                continue;
+            }
+            char *sub = malloc(strlen(args) + sizeof tmp);
+            if (sub) sprintf(sub, "%.*s%s%s", (int)(at - args), args, tmp, at + 5);
+            free(args);
+            args = sub;
+        }
         if (!args || !want) {
             printf("FAIL %s: missing %s\n", names[i], args ? "its .expected" : "its .args");
             failed++;
@@ -139,6 +155,11 @@ int main(int argc, char **argv) {
         free(args);
         free(want);
         free(got);
+        if (at) {
+            char cmd[128];
+            snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmp);
+            if (system(cmd) != 0) printf("note: could not remove %s\n", tmp);
+        }
     }
     for (int i = 0; i < n; i++) free(names[i]);
     printf("malformed: %d of %d files refused with the expected message and exit status != 0\n",

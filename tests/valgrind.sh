@@ -29,7 +29,7 @@ run() {
     fi
 }
 run train 0 "$build/cnn" train models/lenet5.cnn --data data/mnist --subset 512 --test-subset 256 \
-    --epochs 1 --quiet --save "$tmp/lenet5.weights"
+    --epochs 1 --quiet --save "$tmp/lenet5.weights" --run-dir "$tmp/run"
 run predict 0 "$build/cnn" predict models/lenet5.cnn --weights "$tmp/lenet5.weights" \
     --data data/mnist --index 7
 run image 0 "$build/cnn" predict models/lenet5.cnn --weights "$tmp/lenet5.weights" \

@@ -117,7 +117,7 @@ cnn_status cnn_opt_str(cnn_opts *o, const char *key, const char *def, const char
     return CNN_OK;
 }
 
-/* Levenshtein distance, capped: small strings only. */
+/* Edit distance with transpositions (optimal string alignment); small strings only. */
 static int edit_distance(const char *a, const char *b) {
     int la = (int)strlen(a), lb = (int)strlen(b), d[33][33];
     if (la > 32 || lb > 32) return 99;
@@ -128,6 +128,9 @@ static int edit_distance(const char *a, const char *b) {
             int best = d[i - 1][j - 1] + (a[i - 1] != b[j - 1]);
             if (d[i - 1][j] + 1 < best) best = d[i - 1][j] + 1;
             if (d[i][j - 1] + 1 < best) best = d[i][j - 1] + 1;
+            if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] &&
+                d[i - 2][j - 2] + 1 < best)
+                best = d[i - 2][j - 2] + 1; /* a transposition */
             d[i][j] = best;
         }
     return d[la][lb];
@@ -137,7 +140,9 @@ cnn_status cnn_opts_misspelled(cnn_opts *o) {
     for (int i = 0; i < o->n; i++) {
         if (o->used[i]) continue;
         for (int k = 0; k < o->n_known; k++)
-            if (edit_distance(o->key[i], o->known[k]) <= 2)
+            /* One edit for short keys, two for longer ones: 's' is not a typo of 'in'. */
+            if (edit_distance(o->key[i], o->known[k]) <= (strlen(o->known[k]) <= 4 ? 1 : 2) &&
+                strlen(o->key[i]) >= 2)
                 return cnn_fail(CNN_ERR_PARSE, "%s:%d: %s: unknown option '%s' (did you mean '%s'?)",
                                 o->file, o->line, o->type, o->key[i], o->known[k]);
     }

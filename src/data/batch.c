@@ -35,6 +35,8 @@ void cnn_dataset_batch(const cnn_dataset *ds, const cnn_net *net, const int *idx
 
 cnn_status cnn_dataset_check(const cnn_dataset *ds, const cnn_net *net, const char *what) {
     int c, h, w, kc, kh, kw;
+    if (ds->n <= 0 || !ds->images || !ds->labels)
+        return cnn_fail(CNN_ERR_ARG, "%s: the dataset is empty", what);
     cnn_net_input_shape(net, &c, &h, &w);
     if (ds->c != c || ds->h != h || ds->w != w)
         return cnn_fail(CNN_ERR_SHAPE, "%s: images are %dx%dx%d but the model's input is %dx%dx%d",

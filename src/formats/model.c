@@ -68,6 +68,9 @@ static cnn_status float_list(cnn_opts *o, const char *key, int channels, float *
                             o->file, o->line, key, v);
         out[count++] = x;
         p = *e ? e + 1 : e;
+        if (*e && !*p) /* a trailing comma */
+            return cnn_fail(CNN_ERR_PARSE, "%s:%d: input: %s=%s: expected numbers separated by ','",
+                            o->file, o->line, key, v);
     }
     if (count == 1)
         for (int c = 1; c < channels && c < CNN_MAX_CHANNELS; c++) out[c] = out[0];

@@ -121,10 +121,10 @@ cnn_status cnn_net_save_weights_extra(const cnn_net *net, const char *path,
     return CNN_OK;
 }
 
-/* A bounded reader over the file's bytes. */
+/* A bounded reader over the file's bytes; size is the whole file, for messages. */
 typedef struct {
     const unsigned char *p;
-    size_t len, off;
+    size_t len, off, size;
     const char *path;
 } reader;
 
@@ -133,7 +133,7 @@ static cnn_status take(reader *r, void *dst, size_t n, const char *what) {
         return cnn_fail(CNN_ERR_FORMAT,
                         "%s: truncated at offset %zu: %s needs %zu bytes, %zu left (file is %zu "
                         "bytes)",
-                        r->path, r->off, what, n, r->len - r->off, r->len);
+                        r->path, r->off, what, n, r->len - r->off, r->size);
     memcpy(dst, r->p + r->off, n);
     r->off += n;
     return CNN_OK;
@@ -169,160 +169,37 @@ static cnn_status read_file(const char *path, unsigned char **data, size_t *len)
     return CNN_OK;
 }
 
-cnn_status cnn_net_load_weights(cnn_net *net, const char *path) {
-    if (!net->built) return cnn_fail(CNN_ERR_ARG, "%s: the net is not built", path);
+/* One tensor record of a file, as the parser hands it to a visitor. */
+typedef struct {
+    char name[1024];
+    uint8_t kind, ndim;
+    uint32_t dims[4];
+    size_t elems;
+    size_t offset;              /* of the record, for messages */
+    const unsigned char *data;  /* elems little-endian floats */
+    size_t data_offset;
+} record;
+
+typedef cnn_status (*visit_fn)(void *ctx, const record *rec);
+
+/* Read path and check it whole (magic, version, checksum, every record's
+ * bounds, nothing trailing), calling visit for each tensor in order. */
+static cnn_status parse_file(const char *path, visit_fn visit, void *ctx) {
     unsigned char *bytes = NULL;
     size_t len = 0;
     cnn_status s = read_file(path, &bytes, &len);
     if (s != CNN_OK) return s;
-    tensor_ref *t = NULL;
-    int n = 0;
-    float *params = cnn_alloc_floats(net->n_params), *buffers = cnn_alloc_floats(net->n_buffers);
-    unsigned char *found = NULL;
-    reader r = {bytes, len, 0, path};
+    reader r = {bytes, len, 0, len, path};
     char magic[8];
-    uint32_t version, count;
-    if (!params || !buffers) s = cnn_fail(CNN_ERR_NOMEM, "%s: out of memory", path);
-    if (s == CNN_OK && (s = take(&r, magic, 8, "the magic number")) == CNN_OK &&
-        memcmp(magic, MAGIC, 8) != 0)
+    uint32_t version, count = 0, stored;
+    if ((s = take(&r, magic, 8, "the magic number")) == CNN_OK && memcmp(magic, MAGIC, 8) != 0)
         s = cnn_fail(CNN_ERR_FORMAT, "%s: offset 0: not a cnn weights file (bad magic number)",
                      path);
     if (s == CNN_OK && (s = take(&r, &version, 4, "the version")) == CNN_OK && version != VERSION)
         s = cnn_fail(CNN_ERR_FORMAT, "%s: offset 8: version %u, this library reads version %u",
                      path, version, VERSION);
     if (s == CNN_OK) s = take(&r, &count, 4, "the tensor count");
-    if (s == CNN_OK) {
-        uint32_t stored;
-        if (len < 20) {
-            s = cnn_fail(CNN_ERR_FORMAT, "%s: truncated: %zu bytes", path, len);
-        } else {
-            memcpy(&stored, bytes + len - 4, 4);
-            uLong crc = crc32(0, NULL, 0);
-            for (size_t off = 0; off < len - 4; off += (1u << 30)) {
-                size_t m = len - 4 - off < (1u << 30) ? len - 4 - off : (1u << 30);
-                crc = crc32(crc, bytes + off, (uInt)m);
-            }
-            r.len = len - 4; /* the tensors end before the checksum */
-            if ((uint32_t)crc != stored)
-                s = cnn_fail(CNN_ERR_FORMAT,
-                             "%s: checksum mismatch (stored %08x, computed %08x): the file is "
-                             "corrupt or truncated",
-                             path, stored, (uint32_t)crc);
-        }
-    }
-    if (s == CNN_OK) s = net_tensors(net, &t, &n);
-    if (s == CNN_OK && !(found = calloc((size_t)n + 1, 1)))
-        s = cnn_fail(CNN_ERR_NOMEM, "out of memory");
-    for (uint32_t i = 0; i < count && s == CNN_OK; i++) {
-        size_t at = r.off;
-        uint16_t nlen;
-        uint8_t kind, ndim;
-        uint32_t dims[4];
-        char name[1024];
-        if ((s = take(&r, &nlen, 2, "a tensor name length"))) break;
-        if (nlen >= sizeof name) {
-            s = cnn_fail(CNN_ERR_FORMAT, "%s: offset %zu: a tensor name of %u bytes (at most %zu)",
-                         path, at, (unsigned)nlen, sizeof name - 1);
-            break;
-        }
-        if ((s = take(&r, name, nlen, "a tensor name"))) break;
-        name[nlen] = 0;
-        if ((s = take(&r, &kind, 1, "a tensor kind")) || (s = take(&r, &ndim, 1, "a tensor rank")))
-            break;
-        if (ndim < 1 || ndim > 4 || kind > 2) {
-            s = cnn_fail(CNN_ERR_FORMAT, "%s: offset %zu: tensor '%s': bad rank %u or kind %u", path,
-                         at, name, ndim, kind);
-            break;
-        }
-        if ((s = take(&r, dims, 4u * ndim, "tensor dimensions"))) break;
-        size_t elems = 1;
-        for (int m = 0; m < ndim; m++)
-            if (!cnn_mul_size(elems, dims[m], &elems) || elems > len) {
-                s = cnn_fail(CNN_ERR_FORMAT, "%s: offset %zu: tensor '%s' declares more values "
-                             "than the file holds", path, at, name);
-                break;
-            }
-        if (s != CNN_OK) break;
-        if (elems * 4 > r.len - r.off) {
-            s = cnn_fail(CNN_ERR_FORMAT,
-                         "%s: truncated: tensor '%s' needs %zu bytes at offset %zu, %zu left", path,
-                         name, elems * 4, r.off, r.len - r.off);
-            break;
-        }
-        const unsigned char *data = bytes + r.off;
-        r.off += elems * 4;
-        if (kind == 2) continue; /* optimizer state and the like: not weights */
-        int j = 0;
-        while (j < n && strcmp(t[j].name, name)) j++;
-        if (j == n) {
-            s = cnn_fail(CNN_ERR_SHAPE, "%s: tensor '%s' is not in the model %s", path, name,
-                         net->filename);
-            break;
-        }
-        int same = ndim == t[j].d.ndim && kind == (uint8_t)t[j].d.buffer;
-        for (int m = 0; m < ndim && same; m++) same = dims[m] == (uint32_t)t[j].d.dims[m];
-        if (!same) {
-            char want[64], got[64];
-            int a = 0, b = 0;
-            for (int m = 0; m < t[j].d.ndim; m++)
-                a += snprintf(want + a, sizeof want - (size_t)a, "%s%d", m ? "x" : "", t[j].d.dims[m]);
-            for (int m = 0; m < ndim; m++)
-                b += snprintf(got + b, sizeof got - (size_t)b, "%s%u", m ? "x" : "", dims[m]);
-            s = cnn_fail(CNN_ERR_SHAPE, "%s: tensor '%s' has shape %s, the model %s expects %s",
-                         path, name, got, net->filename, want);
-            break;
-        }
-        if (found[j]) {
-            s = cnn_fail(CNN_ERR_FORMAT, "%s: tensor '%s' appears twice", path, name);
-            break;
-        }
-        found[j] = 1;
-        float *dst = (t[j].d.buffer ? buffers : params) + (t[j].data - (t[j].d.buffer ? net->buffers : net->params));
-        memcpy(dst, data, elems * 4);
-        for (size_t k = 0; k < elems; k++)
-            if (!isfinite(dst[k])) {
-                s = cnn_fail(CNN_ERR_NUMERIC, "%s: tensor '%s' holds NaN or Inf at index %zu "
-                             "(offset %zu)", path, name, k, (size_t)(data - bytes) + 4 * k);
-                break;
-            }
-    }
-    if (s == CNN_OK && r.off != r.len)
-        s = cnn_fail(CNN_ERR_FORMAT, "%s: %zu unexpected bytes after the last tensor at offset %zu",
-                     path, r.len - r.off, r.off);
-    for (int j = 0; j < n && s == CNN_OK; j++)
-        if (!found[j])
-            s = cnn_fail(CNN_ERR_SHAPE, "%s: tensor '%s' of the model %s is missing", path,
-                         t[j].name, net->filename);
-    if (s == CNN_OK) {
-        memcpy(net->params, params, net->n_params * sizeof(float));
-        memcpy(net->buffers, buffers, net->n_buffers * sizeof(float));
-    }
-    free(found);
-    free(t);
-    cnn_free_floats(params);
-    cnn_free_floats(buffers);
-    free(bytes);
-    return s;
-}
-
-cnn_status cnn_weights_read_extra(const char *path, cnn_extra_slot *slots, int n_slots) {
-    unsigned char *bytes;
-    size_t len;
-    cnn_status s = read_file(path, &bytes, &len);
-    if (s != CNN_OK) return s;
-    for (int i = 0; i < n_slots; i++) slots[i].found = 0;
-    reader r = {bytes, len, 0, path};
-    char magic[8];
-    uint32_t version, count, stored;
-    if (len < 20) s = cnn_fail(CNN_ERR_FORMAT, "%s: truncated: %zu bytes", path, len);
-    if (s == CNN_OK && ((s = take(&r, magic, 8, "the magic number")) == CNN_OK) &&
-        memcmp(magic, MAGIC, 8) != 0)
-        s = cnn_fail(CNN_ERR_FORMAT, "%s: offset 0: not a cnn weights file (bad magic number)",
-                     path);
-    if (s == CNN_OK && (s = take(&r, &version, 4, "the version")) == CNN_OK && version != VERSION)
-        s = cnn_fail(CNN_ERR_FORMAT, "%s: offset 8: version %u, this library reads version %u",
-                     path, version, VERSION);
-    if (s == CNN_OK) s = take(&r, &count, 4, "the tensor count");
+    if (s == CNN_OK && len < 20) s = cnn_fail(CNN_ERR_FORMAT, "%s: truncated: %zu bytes", path, len);
     if (s == CNN_OK) {
         memcpy(&stored, bytes + len - 4, 4);
         uLong crc = crc32(0, NULL, 0);
@@ -330,61 +207,162 @@ cnn_status cnn_weights_read_extra(const char *path, cnn_extra_slot *slots, int n
             size_t m = len - 4 - off < (1u << 30) ? len - 4 - off : (1u << 30);
             crc = crc32(crc, bytes + off, (uInt)m);
         }
-        r.len = len - 4;
+        r.len = len - 4; /* the tensors end before the checksum */
         if ((uint32_t)crc != stored)
             s = cnn_fail(CNN_ERR_FORMAT,
-                         "%s: checksum mismatch (stored %08x, computed %08x): the file is corrupt "
-                         "or truncated",
+                         "%s: checksum mismatch (stored %08x, computed %08x): the file is "
+                         "corrupt or truncated",
                          path, stored, (uint32_t)crc);
     }
+    record rec;
     for (uint32_t i = 0; i < count && s == CNN_OK; i++) {
-        size_t at = r.off;
         uint16_t nlen;
-        uint8_t kind, ndim;
-        uint32_t dims[4];
-        char name[1024];
-        if ((s = take(&r, &nlen, 2, "a tensor name length")) ||
-            (s = take(&r, name, nlen, "a tensor name")))
-            break;
-        name[nlen < sizeof name ? nlen : sizeof name - 1] = 0;
-        if ((s = take(&r, &kind, 1, "a tensor kind")) || (s = take(&r, &ndim, 1, "a tensor rank")))
-            break;
-        if (ndim < 1 || ndim > 4 || kind > 2) {
-            s = cnn_fail(CNN_ERR_FORMAT, "%s: offset %zu: tensor '%s': bad rank %u or kind %u", path,
-                         at, name, ndim, kind);
+        rec.offset = r.off;
+        if ((s = take(&r, &nlen, 2, "a tensor name length"))) break;
+        if (nlen >= sizeof rec.name) {
+            s = cnn_fail(CNN_ERR_FORMAT, "%s: offset %zu: a tensor name of %u bytes (at most %zu)",
+                         path, rec.offset, (unsigned)nlen, sizeof rec.name - 1);
             break;
         }
-        if ((s = take(&r, dims, 4u * ndim, "tensor dimensions"))) break;
-        size_t elems = 1;
-        for (int m = 0; m < ndim && s == CNN_OK; m++)
-            if (!cnn_mul_size(elems, dims[m], &elems) || elems > len)
+        if ((s = take(&r, rec.name, nlen, "a tensor name"))) break;
+        rec.name[nlen] = 0;
+        if ((s = take(&r, &rec.kind, 1, "a tensor kind")) ||
+            (s = take(&r, &rec.ndim, 1, "a tensor rank")))
+            break;
+        if (rec.ndim < 1 || rec.ndim > 4 || rec.kind > 2) {
+            s = cnn_fail(CNN_ERR_FORMAT, "%s: offset %zu: tensor '%s': bad rank %u or kind %u", path,
+                         rec.offset, rec.name, rec.ndim, rec.kind);
+            break;
+        }
+        if ((s = take(&r, rec.dims, 4u * rec.ndim, "tensor dimensions"))) break;
+        rec.elems = 1;
+        for (int m = 0; m < rec.ndim && s == CNN_OK; m++)
+            if (!cnn_mul_size(rec.elems, rec.dims[m], &rec.elems) || rec.elems > len)
                 s = cnn_fail(CNN_ERR_FORMAT,
                              "%s: offset %zu: tensor '%s' declares more values than the file holds",
-                             path, at, name);
-        if (s == CNN_OK && elems * 4 > r.len - r.off)
+                             path, rec.offset, rec.name);
+        if (s == CNN_OK && rec.elems * 4 > r.len - r.off)
             s = cnn_fail(CNN_ERR_FORMAT,
                          "%s: truncated: tensor '%s' needs %zu bytes at offset %zu, %zu left", path,
-                         name, elems * 4, r.off, r.len - r.off);
+                         rec.name, rec.elems * 4, r.off, r.len - r.off);
         if (s != CNN_OK) break;
-        const unsigned char *data = bytes + r.off;
-        r.off += elems * 4;
-        if (kind != 2) continue;
-        for (int j = 0; j < n_slots; j++) {
-            if (strcmp(slots[j].name, name)) continue;
-            if (ndim != 1 || dims[0] != slots[j].words) {
-                s = cnn_fail(CNN_ERR_FORMAT,
-                             "%s: tensor '%s' at offset %zu has %zu values, expected %u", path,
-                             name, at, elems, slots[j].words);
-                break;
-            }
-            memcpy(slots[j].data, data, elems * 4);
-            slots[j].found = 1;
-        }
+        rec.data = bytes + r.off;
+        rec.data_offset = r.off;
+        r.off += rec.elems * 4;
+        s = visit(ctx, &rec);
     }
+    if (s == CNN_OK && r.off != r.len)
+        s = cnn_fail(CNN_ERR_FORMAT, "%s: %zu unexpected bytes after the last tensor at offset %zu",
+                     path, r.len - r.off, r.off);
+    free(bytes);
+    return s;
+}
+
+/* Loading weights: each record into a copy of the parameters and buffers. */
+typedef struct {
+    const cnn_net *net;
+    const char *path;
+    tensor_ref *t;
+    int n;
+    unsigned char *found;
+    float *params, *buffers;
+} weights_ctx;
+
+static void shape_str(char *buf, size_t len, int ndim, const int *dims32, const uint32_t *dimsu) {
+    size_t k = 0;
+    buf[0] = 0;
+    for (int m = 0; m < ndim && k < len; m++)
+        k += (size_t)snprintf(buf + k, len - k, "%s%ld", m ? "x" : "",
+                              dims32 ? (long)dims32[m] : (long)dimsu[m]);
+}
+
+static cnn_status visit_weight(void *p, const record *rec) {
+    weights_ctx *c = p;
+    if (rec->kind == 2) return CNN_OK; /* optimizer state and the like: not weights */
+    int j = 0;
+    while (j < c->n && strcmp(c->t[j].name, rec->name)) j++;
+    if (j == c->n)
+        return cnn_fail(CNN_ERR_SHAPE, "%s: tensor '%s' is not in the model %s", c->path, rec->name,
+                        c->net->filename);
+    const cnn_tensor_desc *d = &c->t[j].d;
+    if (rec->kind != (uint8_t)d->buffer)
+        return cnn_fail(CNN_ERR_SHAPE, "%s: tensor '%s' is stored as a %s, the model %s has a %s",
+                        c->path, rec->name, rec->kind ? "buffer" : "parameter", c->net->filename,
+                        d->buffer ? "buffer" : "parameter");
+    int same = rec->ndim == d->ndim;
+    for (int m = 0; m < rec->ndim && same; m++) same = rec->dims[m] == (uint32_t)d->dims[m];
+    if (!same) {
+        char want[64], got[64];
+        shape_str(want, sizeof want, d->ndim, d->dims, NULL);
+        shape_str(got, sizeof got, rec->ndim, NULL, rec->dims);
+        return cnn_fail(CNN_ERR_SHAPE, "%s: tensor '%s' has shape %s, the model %s expects %s",
+                        c->path, rec->name, got, c->net->filename, want);
+    }
+    if (c->found[j]) return cnn_fail(CNN_ERR_FORMAT, "%s: tensor '%s' appears twice", c->path, rec->name);
+    c->found[j] = 1;
+    const float *base = d->buffer ? c->net->buffers : c->net->params;
+    float *dst = (d->buffer ? c->buffers : c->params) + (c->t[j].data - base);
+    memcpy(dst, rec->data, rec->elems * 4);
+    for (size_t k = 0; k < rec->elems; k++)
+        if (!isfinite(dst[k]))
+            return cnn_fail(CNN_ERR_NUMERIC, "%s: tensor '%s' holds NaN or Inf at index %zu (offset %zu)",
+                            c->path, rec->name, k, rec->data_offset + 4 * k);
+    return CNN_OK;
+}
+
+cnn_status cnn_net_load_weights(cnn_net *net, const char *path) {
+    if (!net->built) return cnn_fail(CNN_ERR_ARG, "%s: the net is not built", path);
+    weights_ctx c = {net, path, NULL, 0, NULL, cnn_alloc_floats(net->n_params),
+                     cnn_alloc_floats(net->n_buffers)};
+    cnn_status s = CNN_OK;
+    if (!c.params || !c.buffers) s = cnn_fail(CNN_ERR_NOMEM, "%s: out of memory", path);
+    if (s == CNN_OK) s = net_tensors(net, &c.t, &c.n);
+    if (s == CNN_OK && !(c.found = calloc((size_t)c.n + 1, 1)))
+        s = cnn_fail(CNN_ERR_NOMEM, "out of memory");
+    if (s == CNN_OK) s = parse_file(path, visit_weight, &c);
+    for (int j = 0; j < c.n && s == CNN_OK; j++)
+        if (!c.found[j])
+            s = cnn_fail(CNN_ERR_SHAPE, "%s: tensor '%s' of the model %s is missing", path,
+                         c.t[j].name, net->filename);
+    if (s == CNN_OK) { /* everything checked: only now is the net touched */
+        memcpy(net->params, c.params, net->n_params * sizeof(float));
+        memcpy(net->buffers, c.buffers, net->n_buffers * sizeof(float));
+    }
+    free(c.found);
+    free(c.t);
+    cnn_free_floats(c.params);
+    cnn_free_floats(c.buffers);
+    return s;
+}
+
+/* Reading the extra (kind 2) tensors of a checkpoint into slots. */
+typedef struct {
+    const char *path;
+    cnn_extra_slot *slots;
+    int n_slots;
+} extra_ctx;
+
+static cnn_status visit_extra(void *p, const record *rec) {
+    extra_ctx *c = p;
+    if (rec->kind != 2) return CNN_OK;
+    for (int j = 0; j < c->n_slots; j++) {
+        if (strcmp(c->slots[j].name, rec->name)) continue;
+        if (rec->ndim != 1 || rec->dims[0] != c->slots[j].words)
+            return cnn_fail(CNN_ERR_FORMAT, "%s: tensor '%s' at offset %zu has %zu values, expected %u",
+                            c->path, rec->name, rec->offset, rec->elems, c->slots[j].words);
+        memcpy(c->slots[j].data, rec->data, rec->elems * 4);
+        c->slots[j].found = 1;
+    }
+    return CNN_OK;
+}
+
+cnn_status cnn_weights_read_extra(const char *path, cnn_extra_slot *slots, int n_slots) {
+    for (int i = 0; i < n_slots; i++) slots[i].found = 0;
+    extra_ctx c = {path, slots, n_slots};
+    cnn_status s = parse_file(path, visit_extra, &c);
     for (int j = 0; j < n_slots && s == CNN_OK; j++)
         if (!slots[j].found && !slots[j].optional)
             s = cnn_fail(CNN_ERR_FORMAT, "%s: no tensor '%s' (not a checkpoint?)", path,
                          slots[j].name);
-    free(bytes);
     return s;
 }

@@ -97,6 +97,14 @@ static cnn_status pool_shape(cnn_layer *l) {
     return CNN_OK;
 }
 
+/* Pooling is split over the batch's planes (n x C, so one image's channels
+ * too), and runs on one thread when the input is too small to pay for a
+ * parallel region. Every plane is independent: no result depends on the split. */
+#define POOL_PAR_MIN ((size_t)1 << 15)
+static int worth_threads(int n, size_t in) {
+    return (size_t)n * in >= POOL_PAR_MIN;
+}
+
 /* The argmax of every output, int32 in a float-sized slot. */
 static size_t maxpool_state_size(const cnn_layer *l, int n) {
     return cnn_shape_size(l->out) * (size_t)n;
@@ -107,9 +115,12 @@ static void maxpool_forward(cnn_layer *l, const float *const *x, int n, int trai
     cnn_pool_geom g = pool_geom(l);
     size_t in = cnn_shape_size(l->in[0]), out = cnn_shape_size(l->out);
     int32_t *idx = (int32_t *)l->state;
-#pragma omp parallel for schedule(static)
-    for (int i = 0; i < n; i++)
-        cnn_maxpool_forward(&g, x[0] + in * i, l->y + out * i, idx ? idx + out * i : NULL);
+    const long planes = (long)n * g.c;
+    const size_t pin = in / (size_t)g.c, pout = out / (size_t)g.c;
+    g.c = 1;
+#pragma omp parallel for schedule(static) if (worth_threads(n, in))
+    for (long p = 0; p < planes; p++)
+        cnn_maxpool_forward(&g, x[0] + pin * p, l->y + pout * p, idx ? idx + pout * p : NULL);
 }
 
 /* dy (n,C,OH,OW) goes to each window's argmax in dx (n,C,H,W), overwritten. */
@@ -119,18 +130,24 @@ static void maxpool_backward(cnn_layer *l, const float *const *x, float *const *
     cnn_pool_geom g = pool_geom(l);
     size_t in = cnn_shape_size(l->in[0]), out = cnn_shape_size(l->out);
     const int32_t *idx = (const int32_t *)l->state;
-#pragma omp parallel for schedule(static)
-    for (int i = 0; i < n; i++)
-        cnn_maxpool_backward(&g, l->dy + out * i, idx + out * i, dx[0] + in * i);
+    const long planes = (long)n * g.c;
+    const size_t pin = in / (size_t)g.c, pout = out / (size_t)g.c;
+    g.c = 1;
+#pragma omp parallel for schedule(static) if (worth_threads(n, in))
+    for (long p = 0; p < planes; p++)
+        cnn_maxpool_backward(&g, l->dy + pout * p, idx + pout * p, dx[0] + pin * p);
 }
 
 /* x is (n,C,H,W), y is (n,C,OH,OW). */
 static void avgpool_forward(cnn_layer *l, const float *const *x, int n, int train, float *scratch) {
     cnn_pool_geom g = pool_geom(l);
     size_t in = cnn_shape_size(l->in[0]), out = cnn_shape_size(l->out);
-#pragma omp parallel for schedule(static)
-    for (int i = 0; i < n; i++)
-        cnn_avgpool_forward(&g, x[0] + in * i, l->y + out * i);
+    const long planes = (long)n * g.c;
+    const size_t pin = in / (size_t)g.c, pout = out / (size_t)g.c;
+    g.c = 1;
+#pragma omp parallel for schedule(static) if (worth_threads(n, in))
+    for (long p = 0; p < planes; p++)
+        cnn_avgpool_forward(&g, x[0] + pin * p, l->y + pout * p);
 }
 
 /* dy is (n,C,OH,OW), dx (n,C,H,W) overwritten. */
@@ -139,9 +156,12 @@ static void avgpool_backward(cnn_layer *l, const float *const *x, float *const *
     if (!dx[0]) return;
     cnn_pool_geom g = pool_geom(l);
     size_t in = cnn_shape_size(l->in[0]), out = cnn_shape_size(l->out);
-#pragma omp parallel for schedule(static)
-    for (int i = 0; i < n; i++)
-        cnn_avgpool_backward(&g, l->dy + out * i, dx[0] + in * i);
+    const long planes = (long)n * g.c;
+    const size_t pin = in / (size_t)g.c, pout = out / (size_t)g.c;
+    g.c = 1;
+#pragma omp parallel for schedule(static) if (worth_threads(n, in))
+    for (long p = 0; p < planes; p++)
+        cnn_avgpool_backward(&g, l->dy + pout * p, dx[0] + pin * p);
 }
 
 /* "3x3/2 p1 d2 ceil", "2x2/2 nopad" (avgpool, count_include_pad=0) */

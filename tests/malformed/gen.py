@@ -90,6 +90,11 @@ models = {
     "binary_nul": "input shape=1x4x4\nrelu\n\0garbage\n",
     "std_zero": "input shape=1x4x4 std=0\nrelu\n",
     "mean_count": "input shape=3x4x4 mean=0.1,0.2\nrelu\n",
+    "add_shapes": "input shape=2x8x8\nconv name=a filters=4 kernel=3\nconv name=b in=input "
+                  "filters=4 kernel=1\nadd in=a,b\n",
+    "concat_sizes": "input shape=2x8x8\nmaxpool name=a kernel=2\nconcat in=a,input\n",
+    "add_one_input": "input shape=2x8x8\nrelu name=a\nadd in=a\n",
+    "pad_crops_all": "input shape=1x4x4\npad padding=-2,-2,0,0\n",
 }
 for name, text in models.items():
     case("model_" + name, "info " + write("model_" + name + ".cnn", text))
@@ -144,7 +149,7 @@ def icase(name, images, labels, verb="eval"):
     if verb == "train":
         write(d + "/train-images-idx3-ubyte", images)
         write(d + "/train-labels-idx1-ubyte", labels)
-        case(d, "train %s --data %s/%s --epochs 1 --quiet" % (small, rel, d))
+        case(d, "train %s --data %s/%s --epochs 1 --quiet --run-dir @TMP@/run" % (small, rel, d))
     else:
         case(d, "eval %s --weights %s --data %s/%s" % (small, small_w, rel, d))
 
@@ -207,5 +212,51 @@ pcase("jpeg_header_only", jpeg_soi + b"\xe0\x00\x10JFIF\x00\x01\x01\x00\x00\x01\
       "jpg")
 pcase("jpeg_garbage", jpeg_soi + b"\x00" * 64, "jpg")
 case("image_missing_file", "predict %s --weights %s tests/malformed/no-such.png" % (small, small_w))
+
+# ---- ONNX models: cnn info FILE.onnx ----------------------------------------------
+parity = os.path.join(here, "..", "parity")
+
+
+def ocase(name, data):
+    case("onnx_" + name, "info " + write("onnx_%s.onnx" % name, data))
+
+
+def parity_file(path):
+    with open(os.path.join(parity, path), "rb") as f:
+        return f.read()
+
+
+for name in ("unsupported_op", "unknown_attr", "opset_too_old", "tensor_length", "external_data",
+             "symbolic_dim"):
+    ocase(name, parity_file("refuse/%s.onnx" % name))
+lenet = parity_file("lenet5_op17/model.onnx")
+ocase("truncated", lenet[:len(lenet) // 2])
+ocase("empty", b"")
+ocase("garbage", b"\xff" * 64)
+with open(os.path.join(here, "..", "..", "fuzz", "regress", "onnx",
+                       "ubsan-null-graph-input-name.onnx"), "rb") as f:
+    ocase("input_without_name", f.read())
+
+# ---- CIFAR: cnn eval CIFAR-MODEL --weights ... --data DIR (test_batch.bin) -------------
+cifar_model = write("small_cifar.cnn", "# for the CIFAR cases\ninput shape=3x32x32\ngap\n"
+                                       "dense name=fc units=10\nsoftmax\n")
+cifar_w = write("small_cifar.weights", weights_file([tensor("fc.weight", (10, 3)),
+                                                     tensor("fc.bias", (10,))]))
+
+
+def cifar_records(labels):
+    return b"".join(bytes([l]) + bytes((i * 5 + j) % 256 for j in range(3072))
+                    for i, l in enumerate(labels))
+
+
+def ccase(name, data):
+    d = "cifar_" + name
+    write(d + "/test_batch.bin", data)
+    case(d, "eval %s --weights %s --data %s/%s" % (cifar_model, cifar_w, rel, d))
+
+
+ccase("bad_length", cifar_records([1, 2])[:-7])
+ccase("bad_label", cifar_records([1, 10, 3]))
+ccase("empty", b"")
 
 print("%d cases" % len(cases))

@@ -123,5 +123,20 @@ cnn_status cli_train_override(cnn_train_config *cfg, const char *key, const char
     cnn_opts o = {.file = "command line", .line = 0, .type = "train", .n = 1};
     o.key[0] = k;
     o.val[0] = v;
-    return cnn_parse_train_opts(&o, cfg);
+    cnn_status s = cnn_parse_train_opts(&o, cfg);
+    if (s != CNN_OK) {
+        /* "command line:0: train: option lr=abc: ..." reads better as "--lr abc: ..." */
+        char msg[1024], kv[400];
+        const char *m = cnn_last_error(), *p = strstr(m, "train: ");
+        snprintf(msg, sizeof msg, "%s", p ? p + 7 : m);
+        const char *rest = strncmp(msg, "option ", 7) ? msg : msg + 7;
+        snprintf(kv, sizeof kv, "%s=%s:", k, v);
+        if (!strncmp(rest, kv, strlen(kv)))
+            cnn_fail(s, "--%s %s:%s", key, value, rest + strlen(kv));
+        else if (strstr(msg, "unknown option"))
+            cnn_fail(s, "unknown option --%s (see --help)", key);
+        else
+            cnn_fail(s, "%s", msg);
+    }
+    return s;
 }
