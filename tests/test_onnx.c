@@ -413,7 +413,7 @@ static void test_clip_layer(void **state) {
 /* Run a shell command; its stderr goes to errfile. Returns the exit status. */
 static int run(const char *cmd, const char *errfile) {
     char full[12000];
-    snprintf(full, sizeof full, "%s > /dev/null 2> '%s'", cmd, errfile);
+    snprintf(full, sizeof full, "(%s) > /dev/null 2> '%s'", cmd, errfile);
     int st = system(full);
     return st == -1 ? -1 : WEXITSTATUS(st);
 }
