@@ -309,6 +309,8 @@ def refusal_cases(out):
                         "node 'pad' (Pad): mode=reflect is not supported"),
         "softmax_axis": (model([helper.make_node("Softmax", ["x"], ["y"], name="sm", axis=3)]),
                          "node 'sm' (Softmax): axis=3"),
+        "lrn_even": (model([helper.make_node("LRN", ["x"], ["y"], name="norm", size=4)]),
+                     "node 'norm' (LRN): size=4: an even LRN window"),
         "opset_too_old": (model([helper.make_node("Relu", ["x"], ["y"], name="r")], opset=5),
                           "opset 5 is not supported"),
         "symbolic_dim": (model([helper.make_node("Relu", ["x"], ["y"], name="r")],

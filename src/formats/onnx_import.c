@@ -823,6 +823,13 @@ static cnn_status op_lrn(ctx *c) {
     if ((s = check_attrs(c, "alpha,beta,bias,size")) || (s = input(c, 0, 0, &x))) return s;
     int64_t size = onnx_attr_int(c->node, "size", 0);
     if (size < 1 || size > 4096) return refuse(c, "size must be given and positive");
+    /* ONNX's channel window is [c - floor((size-1)/2), c + ceil((size-1)/2)], torch's
+     * (and our lrn's) [c - floor(size/2), c + floor((size-1)/2)]: the same for odd
+     * sizes, mirrored for even ones. */
+    if (size % 2 == 0)
+        return refuse(c, "size=%lld: an even LRN window is placed differently in ONNX than "
+                         "in this library's lrn layer (torch's)",
+                      (long long)size);
     char name[64];
     layer_name(c, NULL, name, sizeof name);
     return emit(c, "lrn", name, &x, 1, x->rank, "size=%lld alpha=%.9g beta=%.9g k=%.9g",
