@@ -41,6 +41,11 @@ bool cnn_add_size(size_t a, size_t b, size_t *out);
 float *cnn_alloc_floats(size_t n);
 void cnn_free_floats(float *p);
 
+/* Read a whole file (at most max_bytes, else a format error naming `what`,
+ * e.g. "weights file"). *data is malloc'd, one spare byte at the end. */
+cnn_status cnn_read_file(const char *path, size_t max_bytes, const char *what,
+                         unsigned char **data, size_t *len);
+
 /* ---- per-sample shapes ------------------------------------------------- */
 
 typedef struct { int c, h, w; } cnn_shape; /* one sample; the batch is separate */

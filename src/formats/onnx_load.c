@@ -34,29 +34,13 @@ static const char *unnamed(const Onnx__GraphProto *g) {
 
 cnn_status onnx_read(const char *path, Onnx__ModelProto **out) {
     *out = NULL;
-    FILE *f = fopen(path, "rb");
-    if (!f) return cnn_fail(CNN_ERR_IO, "%s: %s", path, strerror(errno));
-    long size = -1;
-    if (fseek(f, 0, SEEK_END) == 0) size = ftell(f);
-    if (size < 0 || fseek(f, 0, SEEK_SET) != 0) {
-        fclose(f);
-        return cnn_fail(CNN_ERR_IO, "%s: cannot determine the file size", path);
-    }
-    if ((size_t)size > MAX_ONNX_BYTES || size == 0) {
-        fclose(f);
-        return cnn_fail(CNN_ERR_FORMAT, "%s: %ld bytes: not a valid ONNX protobuf (%s)", path, size,
-                        size ? "larger than 2 GiB" : "empty");
-    }
-    uint8_t *buf = malloc((size_t)size);
-    if (!buf) {
-        fclose(f);
-        return cnn_fail(CNN_ERR_NOMEM, "%s: out of memory reading %ld bytes", path, size);
-    }
-    size_t got = fread(buf, 1, (size_t)size, f);
-    fclose(f);
-    if (got != (size_t)size) {
+    uint8_t *buf;
+    size_t got;
+    cnn_status s = cnn_read_file(path, MAX_ONNX_BYTES, "ONNX model", &buf, &got);
+    if (s != CNN_OK) return s;
+    if (got == 0) {
         free(buf);
-        return cnn_fail(CNN_ERR_IO, "%s: read error", path);
+        return cnn_fail(CNN_ERR_FORMAT, "%s: 0 bytes: not a valid ONNX protobuf (empty)", path);
     }
     Onnx__ModelProto *m = onnx__model_proto__unpack(NULL, got, buf);
     free(buf);

@@ -139,35 +139,6 @@ static cnn_status take(reader *r, void *dst, size_t n, const char *what) {
     return CNN_OK;
 }
 
-static cnn_status read_file(const char *path, unsigned char **data, size_t *len) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return cnn_fail(CNN_ERR_IO, "%s: %s", path, strerror(errno));
-    long size = -1;
-    if (fseek(f, 0, SEEK_END) == 0) size = ftell(f);
-    if (size < 0 || fseek(f, 0, SEEK_SET) != 0) {
-        fclose(f);
-        return cnn_fail(CNN_ERR_IO, "%s: cannot determine the file size", path);
-    }
-    if ((size_t)size > MAX_FILE_BYTES) {
-        fclose(f);
-        return cnn_fail(CNN_ERR_FORMAT, "%s: %ld bytes is larger than any weights file allowed",
-                        path, size);
-    }
-    unsigned char *p = malloc((size_t)size + 1);
-    if (!p) {
-        fclose(f);
-        return cnn_fail(CNN_ERR_NOMEM, "%s: out of memory reading %ld bytes", path, size);
-    }
-    size_t got = fread(p, 1, (size_t)size, f);
-    fclose(f);
-    if (got != (size_t)size) {
-        free(p);
-        return cnn_fail(CNN_ERR_IO, "%s: read error", path);
-    }
-    *data = p;
-    *len = got;
-    return CNN_OK;
-}
 
 /* One tensor record of a file, as the parser hands it to a visitor. */
 typedef struct {
@@ -187,7 +158,7 @@ typedef cnn_status (*visit_fn)(void *ctx, const record *rec);
 static cnn_status parse_file(const char *path, visit_fn visit, void *ctx) {
     unsigned char *bytes = NULL;
     size_t len = 0;
-    cnn_status s = read_file(path, &bytes, &len);
+    cnn_status s = cnn_read_file(path, MAX_FILE_BYTES, "weights file", &bytes, &len);
     if (s != CNN_OK) return s;
     reader r = {bytes, len, 0, len, path};
     char magic[8];
