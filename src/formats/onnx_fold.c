@@ -104,6 +104,7 @@ cnn_status onnx_fold(const Onnx__NodeProto *n, const onnx_tensor *const *in, int
     } else if (!strcmp(op, "Concat")) {
         int64_t axis = onnx_attr_int(n, "axis", 0), total = 0;
         for (int k = 0; k < n_in; k++) {
+            if (!in[k]) return fail(err, errlen, "an empty input name");
             if (in[k]->ndim != 1 || in[k]->is_int != in[0]->is_int)
                 return fail(err, errlen, "only 1-D constants of one type are folded");
             total += in[k]->dims[0];

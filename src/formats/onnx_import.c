@@ -911,7 +911,7 @@ static int try_fold(ctx *c, cnn_status *s) {
     for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++)
         known |= !strcmp(n->op_type, ops[i]);
     if (!known || n->n_input < 1 || n->n_input > 8) return 0;
-    const onnx_tensor *in[8];
+    const onnx_tensor *in[8] = {0}; /* inputs past n_input read as absent, never garbage */
     for (size_t k = 0; k < n->n_input; k++) {
         in[k] = NULL;
         if (!has_input(n, k)) continue;
