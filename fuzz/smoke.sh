@@ -5,6 +5,9 @@
 # BUILD/corpus/TARGET, never into the repository). Prints one line per target
 # with libFuzzer's final figures; exits non-zero on any crash, leak, timeout
 # or out-of-memory, leaving the log and the crashing input in BUILD.
+# The seed is fixed (FUZZ_SEED, default 1) so that a check run explores the
+# same inputs every time: a gate that does not fail at random. New ground is
+# for the long runs (fuzz/long.sh, docs/fuzzing.md) and FUZZ_SEED=0 (random).
 set -uo pipefail
 build=$1 secs=$2
 shift 2
@@ -20,7 +23,7 @@ for t in "$@"; do
         ok=0
         echo "fuzz $t: a regression input fails (see $log.regress)"
     fi
-    if [ $ok = 1 ] && ! "$bin" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 \
+    if [ $ok = 1 ] && ! "$bin" -seed="${FUZZ_SEED:-1}" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 \
         -print_final_stats=1 -artifact_prefix="$build/artifacts/$t/" \
         "$build/corpus/$t" "fuzz/corpus/$t" > "$log" 2>&1; then
         ok=0

@@ -128,6 +128,9 @@ cnn_status onnx_fold(const Onnx__NodeProto *n, const onnx_tensor *const *in, int
                 minus = d;
             } else if (dims[d] < 0) {
                 return fail(err, errlen, "a negative dimension");
+            } else if (dims[d] > FOLD_MAX_ELEMS ||
+                       (dims[d] && known > (int64_t)FOLD_MAX_ELEMS / dims[d])) {
+                return fail(err, errlen, "the shape is too large to fold");
             } else {
                 known *= dims[d];
             }
