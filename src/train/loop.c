@@ -144,12 +144,19 @@ static cnn_status log_truncate(const char *path, long step) {
     }
     fclose(f);
     fclose(out);
-    f = fopen(path, "wb");
+    /* Through a temporary file and a rename: a run killed right here (as a
+     * resumed run can be) must not lose the lines before its checkpoint. */
+    char tmp[4200];
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    f = fopen(tmp, "wb");
     cnn_status s = CNN_OK;
-    if (!f || fwrite(kept, 1, len, f) != len)
-        s = cnn_fail(CNN_ERR_IO, "%s: %s", path, strerror(errno));
+    if (!f || fwrite(kept, 1, len, f) != len || fflush(f) != 0 || fsync(fileno(f)) != 0)
+        s = cnn_fail(CNN_ERR_IO, "%s: %s", tmp, strerror(errno));
     if (f && fclose(f) != 0 && s == CNN_OK)
+        s = cnn_fail(CNN_ERR_IO, "%s: %s", tmp, strerror(errno));
+    if (s == CNN_OK && rename(tmp, path) != 0)
         s = cnn_fail(CNN_ERR_IO, "%s: %s", path, strerror(errno));
+    if (s != CNN_OK) unlink(tmp);
     free(kept);
     return s;
 }
