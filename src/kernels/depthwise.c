@@ -48,16 +48,18 @@ void cnn_dw_forward(const cnn_conv_geom *g, const float *x, const float *w, cons
         const float bk = b ? b[k] : 0.0f;
         for (size_t j = 0; j < ohw; j++)
             yk[j] = bk;
-        for (int ki = 0; ki < g->kh; ki++) {
-            int hoff = ki * g->dh - g->ph, h0, h1;
-            valid_range(hoff, g->sh, H, OH, &h0, &h1);
-            for (int kj = 0; kj < g->kw; kj++) {
-                int woff = kj * g->dw - g->pw, w0, w1;
-                valid_range(woff, sw, W, OW, &w0, &w1);
-                const float wv = wk[ki * g->kw + kj];
-                for (int oh = h0; oh < h1; oh++) {
-                    float *restrict yr = yk + (size_t)oh * OW;
-                    const float *restrict xr = xc + (size_t)(oh * g->sh + hoff) * W + woff;
+        /* Row by row, all taps: the output row stays in L1 across the kh*kw passes. */
+        for (int oh = 0; oh < OH; oh++) {
+            float *restrict yr = yk + (size_t)oh * OW;
+            for (int ki = 0; ki < g->kh; ki++) {
+                const int ih = oh * g->sh + ki * g->dh - g->ph;
+                if (ih < 0 || ih >= H) continue;
+                for (int kj = 0; kj < g->kw; kj++) {
+                    const int woff = kj * g->dw - g->pw;
+                    int w0, w1;
+                    valid_range(woff, sw, W, OW, &w0, &w1);
+                    const float wv = wk[ki * g->kw + kj];
+                    const float *restrict xr = xc + (size_t)ih * W + woff;
                     if (sw == 1)
                         for (int ow = w0; ow < w1; ow++)
                             yr[ow] += wv * xr[ow];
