@@ -210,6 +210,7 @@ static void gap_backward(cnn_layer *l, const float *const *x, float *const *dx, 
 
 const cnn_layer_ops cnn_maxpool_ops = {
     .type = "maxpool",
+    .mem = CNN_MEM_NO_X | CNN_MEM_NO_Y,
     .opt_size = sizeof(pool_opt),
     .min_inputs = 1,
     .max_inputs = 1,
@@ -223,6 +224,7 @@ const cnn_layer_ops cnn_maxpool_ops = {
 
 const cnn_layer_ops cnn_avgpool_ops = {
     .type = "avgpool",
+    .mem = CNN_MEM_NO_X | CNN_MEM_NO_Y,
     .opt_size = sizeof(pool_opt),
     .min_inputs = 1,
     .max_inputs = 1,
@@ -235,6 +237,7 @@ const cnn_layer_ops cnn_avgpool_ops = {
 
 const cnn_layer_ops cnn_gap_ops = {
     .type = "gap",
+    .mem = CNN_MEM_NO_X | CNN_MEM_NO_Y,
     .min_inputs = 1,
     .max_inputs = 1,
     .shape = gap_shape,
