@@ -199,14 +199,17 @@ cnn_status cnn_net_build(cnn_net *net, uint64_t seed) {
 
 /* ---- memory plan (plan.c) --------------------------------------------- */
 
-/* A plan for batches up to n: a training plan also serves inference. */
+/* A plan for batches up to n: a training plan also serves inference, but an
+ * inference pass larger than the training batch gets an inference plan (a
+ * training plan at that batch would be several times larger). */
 static cnn_status ensure_plan(cnn_net *net, int n, int train) {
     if (!net->built) return cnn_fail(CNN_ERR_ARG, "%s: the net is not built", net->filename);
     if (n <= 0) return cnn_fail(CNN_ERR_ARG, "batch size must be positive, got %d", n);
     if (n > net->planned_n || omp_get_max_threads() != net->planned_threads ||
-        (train && !net->planned_train) || net->keep_outputs != net->planned_keep)
-        return cnn_net_plan(net, n > net->planned_n ? n : net->planned_n,
-                            train || net->planned_train);
+        (train && !net->planned_train) || net->keep_outputs != net->planned_keep) {
+        int keep_train = net->planned_train && n <= net->planned_n;
+        return cnn_net_plan(net, n > net->planned_n ? n : net->planned_n, train || keep_train);
+    }
     return CNN_OK;
 }
 

@@ -361,7 +361,8 @@ int cmd_train(int argc, char **argv) {
         goto done;
     }
     cnn_metrics m;
-    if (cnn_evaluate_metrics(net, &test, 256, &m, NULL, NULL) != CNN_OK) {
+    /* In batches of the training batch: the arena planned for training serves. */
+    if (cnn_evaluate_metrics(net, &test, cfg.batch, &m, NULL, NULL) != CNN_OK) {
         rc = cli_lib_error("train");
         goto done;
     }
