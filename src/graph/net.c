@@ -5,8 +5,9 @@
  * A layer's inputs are earlier layers (or the net's input), so the order in
  * which layers were added is a topological order and cycles cannot exist.
  * Where one output feeds several layers, backward sums their gradients. */
-#include "net_internal.h"
 #include "../kernels/softmax.h"
+#include "net_internal.h"
+#include <math.h>
 #include <omp.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,7 +21,8 @@ cnn_status cnn_net_create(cnn_net **out) {
     cnn_train_config_default(&net->train);
     net->want_input_grad = 1;
     snprintf(net->filename, sizeof net->filename, "<api>");
-    for (int c = 0; c < CNN_MAX_CHANNELS; c++) net->std[c] = 1.0f;
+    for (int c = 0; c < CNN_MAX_CHANNELS; c++)
+        net->std[c] = 1.0f;
     *out = net;
     return CNN_OK;
 }
@@ -29,12 +31,14 @@ static void unplan(cnn_net *net) {
     cnn_free_floats(net->arena);
     net->arena = NULL;
     net->planned_n = 0;
+    net->planned_train = 0;
 }
 
 void cnn_net_free(cnn_net *net) {
     if (!net) return;
     unplan(net);
-    for (int i = 0; i < net->n_layers; i++) free(net->layers[i].opt);
+    for (int i = 0; i < net->n_layers; i++)
+        free(net->layers[i].opt);
     free(net->layers);
     free(net->touched);
     cnn_free_floats(net->params);
@@ -128,8 +132,10 @@ cnn_status cnn_net_add_layer(cnn_net *net, cnn_opts *o, const char *type) {
         if (!l->opt) return cnn_fail(CNN_ERR_NOMEM, "out of memory");
     }
     cnn_status s = ops->configure ? ops->configure(l, o) : CNN_OK;
-    if (s == CNN_OK) s = cnn_opts_check_unused(o);
-    else if (cnn_opts_misspelled(o) != CNN_OK) s = CNN_ERR_PARSE;
+    if (s == CNN_OK)
+        s = cnn_opts_check_unused(o);
+    else if (cnn_opts_misspelled(o) != CNN_OK)
+        s = CNN_ERR_PARSE;
     if (s != CNN_OK) {
         free(l->opt);
         return s;
@@ -143,7 +149,8 @@ cnn_status cnn_net_build(cnn_net *net, uint64_t seed) {
     if (net->in_shape.c <= 0)
         return cnn_fail(CNN_ERR_PARSE, "%s: no input line (e.g. 'input shape=1x28x28')",
                         net->filename);
-    if (net->n_layers == 0) return cnn_fail(CNN_ERR_PARSE, "%s: the net has no layers", net->filename);
+    if (net->n_layers == 0)
+        return cnn_fail(CNN_ERR_PARSE, "%s: the net has no layers", net->filename);
     if (seed == 0) seed = net->train.seed;
     size_t np = 0, nb = 0;
     for (int i = 0; i < net->n_layers; i++) {
@@ -190,83 +197,32 @@ cnn_status cnn_net_build(cnn_net *net, uint64_t seed) {
     return CNN_OK;
 }
 
-/* ---- memory plan ------------------------------------------------------- */
+/* ---- memory plan (plan.c) --------------------------------------------- */
 
-/* total += count rounded up to 16 floats (64 bytes), as TAKE below lays the
- * buffers out; false on overflow. */
-static bool add_buffer(size_t *total, size_t count) {
-    size_t r;
-    return cnn_add_size(count, 15, &r) && cnn_add_size(*total, r & ~(size_t)15, total);
-}
-
-/* Size every buffer for a batch of n: activations and their gradients, the
- * state each layer keeps for backward, one shared scratch, the input
- * gradient and the fan-out sums. One allocation. */
-static cnn_status plan(cnn_net *net, int n) {
-    int threads = omp_get_max_threads();
-    size_t total = 0, scratch = 0, fanout = 0, in_size, out, fo, sz;
-    bool ok = cnn_mul_size(cnn_shape_size(net->in_shape), (size_t)n, &in_size);
-    for (int i = 0; i < net->n_layers && ok; i++) {
-        cnn_layer *l = &net->layers[i];
-        size_t st = 0, sc = 0;
-        if (l->ops->state_size) st = l->ops->state_size(l, n);
-        if (l->ops->scratch_size) sc = l->ops->scratch_size(l, n, threads);
-        fo = 0;
-        for (int j = 0; j < l->n_in && ok; j++)
-            ok = cnn_mul_size(cnn_shape_size(l->in[j]), (size_t)n, &sz) && add_buffer(&fo, sz);
-        if (sc > scratch) scratch = sc;
-        if (fo > fanout) fanout = fo;
-        ok = ok && cnn_mul_size(cnn_shape_size(l->out), (size_t)n, &out) &&
-             add_buffer(&total, out) && add_buffer(&total, out) && add_buffer(&total, st);
-    }
-    ok = ok && add_buffer(&total, scratch) && add_buffer(&total, fanout) &&
-         add_buffer(&total, in_size);
-    if (!ok || total > CNN_MAX_PLAN_BYTES / sizeof(float))
-        return cnn_fail(CNN_ERR_NOMEM, "%s: batch %d needs too much memory", net->filename, n);
-    unplan(net);
-    float *p = cnn_alloc_floats(total);
-    if (!p)
-        return cnn_fail(CNN_ERR_NOMEM, "%s: out of memory planning %zu MB for batch %d",
-                        net->filename, total * sizeof(float) >> 20, n);
-    net->arena = p;
-    /* Keep every buffer 64-byte aligned. */
-#define TAKE(dst, count)                                                                           \
-    do {                                                                                           \
-        (dst) = p;                                                                                 \
-        p += ((count) + 15) & ~(size_t)15;                                                         \
-    } while (0)
-    for (int i = 0; i < net->n_layers; i++) {
-        cnn_layer *l = &net->layers[i];
-        size_t out = cnn_shape_size(l->out) * (size_t)n;
-        TAKE(l->y, out);
-        TAKE(l->dy, out);
-        TAKE(l->state, l->ops->state_size ? l->ops->state_size(l, n) : 0);
-    }
-    TAKE(net->scratch, scratch);
-    TAKE(net->fanout, fanout);
-    TAKE(net->dx_in, in_size);
-#undef TAKE
-    net->planned_n = n;
-    net->planned_threads = threads;
-    return CNN_OK;
-}
-
-static cnn_status ensure_plan(cnn_net *net, int n) {
+/* A plan for batches up to n: a training plan also serves inference, but an
+ * inference pass larger than the training batch gets an inference plan (a
+ * training plan at that batch would be several times larger). */
+static cnn_status ensure_plan(cnn_net *net, int n, int train) {
     if (!net->built) return cnn_fail(CNN_ERR_ARG, "%s: the net is not built", net->filename);
     if (n <= 0) return cnn_fail(CNN_ERR_ARG, "batch size must be positive, got %d", n);
-    if (n > net->planned_n || omp_get_max_threads() != net->planned_threads) return plan(net, n);
+    if (n > net->planned_n || omp_get_max_threads() != net->planned_threads ||
+        (train && !net->planned_train) || net->keep_outputs != net->planned_keep) {
+        int keep_train = net->planned_train && n <= net->planned_n;
+        return cnn_net_plan(net, n > net->planned_n ? n : net->planned_n, train || keep_train);
+    }
     return CNN_OK;
 }
 
 /* ---- forward and backward ---------------------------------------------- */
 
 cnn_status cnn_net_forward(cnn_net *net, const float *x, int n, int train, const float **y) {
-    cnn_status s = ensure_plan(net, n);
+    cnn_status s = ensure_plan(net, n, train);
     if (s != CNN_OK) return s;
     for (int i = 0; i < net->n_layers; i++) {
         cnn_layer *l = &net->layers[i];
         const float *xs[CNN_MAX_INPUTS];
-        for (int j = 0; j < l->n_in; j++) xs[j] = l->in_idx[j] < 0 ? x : net->layers[l->in_idx[j]].y;
+        for (int j = 0; j < l->n_in; j++)
+            xs[j] = l->in_idx[j] < 0 ? x : net->layers[l->in_idx[j]].y;
         l->ops->forward(l, xs, n, train, net->scratch);
     }
     net->x_last = x;
@@ -297,7 +253,8 @@ static void backward_from(cnn_net *net, int top) {
             xs[j] = p < 0 ? net->x_last : net->layers[p].y;
             target[j] = p < 0 ? (net->want_input_grad ? net->dx_in : NULL) : net->layers[p].dy;
             int seen = p < 0 ? input_touched : net->touched[p];
-            for (int k = 0; k < j; k++) seen |= l->in_idx[k] == p; /* same input twice */
+            for (int k = 0; k < j; k++)
+                seen |= l->in_idx[k] == p; /* same input twice */
             if (!target[j]) {
                 dxs[j] = NULL;
             } else if (seen) { /* a gradient is there already: compute apart, then add */
@@ -306,8 +263,10 @@ static void backward_from(cnn_net *net, int top) {
             } else {
                 dxs[j] = target[j];
             }
-            if (p < 0) input_touched = 1;
-            else net->touched[p] = 1;
+            if (p < 0)
+                input_touched = 1;
+            else
+                net->touched[p] = 1;
             needed |= dxs[j] != NULL;
         }
         if (!needed && l->n_params == 0) continue;
@@ -315,7 +274,8 @@ static void backward_from(cnn_net *net, int top) {
         for (int j = 0; j < l->n_in; j++)
             if (dxs[j] && dxs[j] != target[j]) {
                 size_t sz = cnn_shape_size(l->in[j]) * (size_t)n;
-                for (size_t k = 0; k < sz; k++) target[j][k] += dxs[j][k];
+                for (size_t k = 0; k < sz; k++)
+                    target[j][k] += dxs[j][k];
             }
     }
     if (!input_touched && net->want_input_grad)
@@ -341,35 +301,66 @@ cnn_status cnn_net_train_step(cnn_net *net, const float *x, const uint8_t *label
                         net->filename);
     cnn_layer *logits = &net->layers[last->in_idx[0]];
     if (logits->out.h * logits->out.w != 1)
-        return cnn_fail(CNN_ERR_SHAPE, "%s: training needs class scores of shape Kx1x1, got %dx%dx%d",
+        return cnn_fail(CNN_ERR_SHAPE,
+                        "%s: training needs class scores of shape Kx1x1, got %dx%dx%d",
                         net->filename, logits->out.c, logits->out.h, logits->out.w);
     cnn_status s = cnn_net_forward(net, x, n, 1, NULL);
     if (s != CNN_OK) return s;
     int hits = 0;
     float l = 0;
-    s = cnn_softmax_xent(logits->y, labels, n, logits->out.c, label_smoothing, logits->dy, &l, &hits);
+    s = cnn_softmax_xent(logits->y, labels, n, logits->out.c, label_smoothing, logits->dy, &l,
+                         &hits);
     if (s != CNN_OK) return s;
-    backward_from(net, (int)(logits - net->layers));
+    if (isfinite(l)) {
+        backward_from(net, (int)(logits - net->layers));
+    } else { /* keep the forward's outputs for the diagnosis; no gradient */
+        for (size_t i = 0; i < net->n_params; i++)
+            net->grads[i] = NAN;
+    }
     if (loss) *loss = l;
     if (correct) *correct = hits;
     return CNN_OK;
 }
 
-const float *cnn_net_input_grad(const cnn_net *net) { return net->dx_in; }
+const float *cnn_net_input_grad(const cnn_net *net) {
+    return net->dx_in;
+}
 
 /* ---- accessors --------------------------------------------------------- */
 
-int cnn_net_num_layers(const cnn_net *net) { return net->n_layers; }
-size_t cnn_net_num_params(const cnn_net *net) { return net->n_params; }
-float *cnn_net_params(cnn_net *net) { return net->params; }
-float *cnn_net_grads(cnn_net *net) { return net->grads; }
-float *cnn_net_buffers(cnn_net *net) { return net->buffers; }
-size_t cnn_net_num_buffers(const cnn_net *net) { return net->n_buffers; }
-cnn_layer *cnn_net_layer(cnn_net *net, int i) { return &net->layers[i]; }
-const cnn_layer *cnn_net_layer_const(const cnn_net *net, int i) { return &net->layers[i]; }
-const char *cnn_net_filename(const cnn_net *net) { return net->filename; }
-cnn_rng *cnn_net_rng(cnn_net *net) { return &net->rng; }
-const cnn_train_config *cnn_net_train_config(const cnn_net *net) { return &net->train; }
+int cnn_net_num_layers(const cnn_net *net) {
+    return net->n_layers;
+}
+size_t cnn_net_num_params(const cnn_net *net) {
+    return net->n_params;
+}
+float *cnn_net_params(cnn_net *net) {
+    return net->params;
+}
+float *cnn_net_grads(cnn_net *net) {
+    return net->grads;
+}
+float *cnn_net_buffers(cnn_net *net) {
+    return net->buffers;
+}
+size_t cnn_net_num_buffers(const cnn_net *net) {
+    return net->n_buffers;
+}
+cnn_layer *cnn_net_layer(cnn_net *net, int i) {
+    return &net->layers[i];
+}
+const cnn_layer *cnn_net_layer_const(const cnn_net *net, int i) {
+    return &net->layers[i];
+}
+const char *cnn_net_filename(const cnn_net *net) {
+    return net->filename;
+}
+cnn_rng *cnn_net_rng(cnn_net *net) {
+    return &net->rng;
+}
+const cnn_train_config *cnn_net_train_config(const cnn_net *net) {
+    return &net->train;
+}
 
 void cnn_net_input_shape(const cnn_net *net, int *c, int *h, int *w) {
     *c = net->in_shape.c;
@@ -397,11 +388,15 @@ double cnn_net_macs(const cnn_net *net) {
     return m;
 }
 
-void cnn_net_set_input_grad(cnn_net *net, int on) { net->want_input_grad = on; }
+void cnn_net_set_input_grad(cnn_net *net, int on) {
+    net->want_input_grad = on;
+}
 
 void cnn_set_threads(int n) {
     if (n <= 0) n = omp_get_num_procs();
     omp_set_num_threads(n);
 }
 
-int cnn_get_threads(void) { return omp_get_max_threads(); }
+int cnn_get_threads(void) {
+    return omp_get_max_threads();
+}

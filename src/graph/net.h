@@ -20,6 +20,12 @@ cnn_rng *cnn_net_rng(cnn_net *net);
 /* Compute the input gradient in backward (default on; the trainer turns it off). */
 void cnn_net_set_input_grad(cnn_net *net, int on);
 
+/* Give every layer's output its own buffer, valid after forward (for tools
+ * that show intermediate outputs); by default buffers are reused once dead. */
+void cnn_net_keep_outputs(cnn_net *net, int on);
+/* Bytes of the current activation plan (0 before the first forward). */
+size_t cnn_net_plan_bytes(const cnn_net *net);
+
 /* Extra state stored with the weights as kind-2 tensors (checkpoints): a
  * rank-1 tensor of `words` raw 32-bit little-endian words, which weight
  * loading skips. The meaning of the words is the writer's (see

@@ -10,26 +10,32 @@
 cnn_status cnn_parse_train_opts(cnn_opts *o, cnn_train_config *t);
 
 struct cnn_net {
-    char filename[256];          /* model file, for messages */
-    cnn_shape in_shape;          /* per-sample input (C,H,W) */
+    char filename[256]; /* model file, for messages */
+    cnn_shape in_shape; /* per-sample input (C,H,W) */
     float mean[CNN_MAX_CHANNELS], std[CNN_MAX_CHANNELS];
-    cnn_train_config train;      /* the recipe of the `train` line */
+    cnn_train_config train; /* the recipe of the `train` line */
     int n_layers, cap_layers;
     cnn_layer *layers;
     int built;
     float *params, *grads, *buffers; /* one block each */
     size_t n_params, n_buffers;
-    cnn_rng rng;                 /* dropout */
-    /* The plan: every activation buffer for a batch of planned_n. */
+    cnn_rng rng; /* dropout */
+    /* The plan (plan.c): every activation buffer for a batch of planned_n. */
     float *arena, *scratch, *fanout, *dx_in;
-    int planned_n, planned_threads;
-    unsigned char *touched;      /* backward: which outputs got a gradient */
+    int planned_n, planned_threads, planned_train, planned_keep;
+    size_t plan_floats;
+    int keep_outputs;       /* every output its own buffer, kept after forward */
+    unsigned char *touched; /* backward: which outputs got a gradient */
     int want_input_grad;
-    int api_lines;               /* lines added with cnn_net_add */
+    int api_lines; /* lines added with cnn_net_add */
     /* The last forward, for backward. */
     const float *x_last;
     int n_last, last_train;
 };
+
+/* Plan the activation memory for batches of up to n (plan.c): training
+ * (gradients, and what backward reads kept alive) or inference only. */
+cnn_status cnn_net_plan(cnn_net *net, int n, int train);
 
 /* Add a layer of `type` with the options o (file and line set). */
 cnn_status cnn_net_add_layer(cnn_net *net, cnn_opts *o, const char *type);

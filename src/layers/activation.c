@@ -41,6 +41,7 @@ static void relu_backward(cnn_layer *l, const float *const *x, float *const *dx,
 
 const cnn_layer_ops cnn_relu_ops = {
     .type = "relu",
+    .mem = CNN_MEM_NO_Y | CNN_MEM_INPLACE,
     .min_inputs = 1,
     .max_inputs = 1,
     .shape = act_shape,
@@ -73,6 +74,7 @@ static void leaky_describe(const cnn_layer *l, char *buf, size_t len) {
 
 const cnn_layer_ops cnn_leaky_relu_ops = {
     .type = "leaky_relu",
+    .mem = CNN_MEM_NO_Y,
     .opt_size = sizeof(leaky_opt),
     .min_inputs = 1,
     .max_inputs = 1,
@@ -108,6 +110,7 @@ static void elu_describe(const cnn_layer *l, char *buf, size_t len) {
 
 const cnn_layer_ops cnn_elu_ops = {
     .type = "elu",
+    .mem = CNN_MEM_NO_Y,
     .opt_size = sizeof(elu_opt),
     .min_inputs = 1,
     .max_inputs = 1,
@@ -131,6 +134,7 @@ static void sigmoid_backward(cnn_layer *l, const float *const *x, float *const *
 
 const cnn_layer_ops cnn_sigmoid_ops = {
     .type = "sigmoid",
+    .mem = CNN_MEM_NO_X | CNN_MEM_INPLACE,
     .min_inputs = 1,
     .max_inputs = 1,
     .shape = act_shape,
@@ -151,6 +155,7 @@ static void tanh_backward(cnn_layer *l, const float *const *x, float *const *dx,
 
 const cnn_layer_ops cnn_tanh_ops = {
     .type = "tanh",
+    .mem = CNN_MEM_NO_X | CNN_MEM_INPLACE,
     .min_inputs = 1,
     .max_inputs = 1,
     .shape = act_shape,

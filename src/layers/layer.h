@@ -19,13 +19,25 @@ typedef struct {
     const char *suffix; /* "weight", "bias", "running_mean", ... */
     int ndim;
     int dims[4];
-    int buffer;         /* 0: in params (trained), 1: in buffers (not trained) */
-    size_t offset;      /* floats from the start of l->params or l->buffers */
+    int buffer;    /* 0: in params (trained), 1: in buffers (not trained) */
+    size_t offset; /* floats from the start of l->params or l->buffers */
 } cnn_tensor_desc;
 
+/* Memory hints of a layer type for the activation plan (src/graph/plan.c).
+ * 0 is always safe: the plan then keeps x and y alive until the backward. */
+enum {
+    CNN_MEM_NO_X = 1, /* backward does not read x */
+    CNN_MEM_NO_Y = 2, /* backward does not read l->y */
+    /* One input of the output's size; forward works with l->y == x[0] and
+     * backward with dx[0] == l->dy (elementwise), and backward gives the same
+     * result when x[0] holds l->y instead of the input (ReLU: y > 0 iff x > 0). */
+    CNN_MEM_INPLACE = 4,
+};
+
 typedef struct cnn_layer_ops {
-    const char *type;   /* model-file name, e.g. "conv" */
-    size_t opt_size;    /* bytes of the type's options struct at l->opt */
+    const char *type; /* model-file name, e.g. "conv" */
+    unsigned mem;     /* CNN_MEM_* hints for the memory plan */
+    size_t opt_size;  /* bytes of the type's options struct at l->opt */
     int min_inputs, max_inputs;
     /* Read options from o into l->opt (zeroed). Unread keys are an error,
      * checked by the caller. May be NULL for layers without options. */
@@ -56,19 +68,19 @@ typedef struct cnn_layer_ops {
 
 struct cnn_layer {
     const cnn_layer_ops *ops;
-    void *opt;                      /* the type's options struct */
+    void *opt; /* the type's options struct */
     char name[64];
-    int line;                       /* line in the model file, for messages */
+    int line; /* line in the model file, for messages */
     int n_in;
-    int in_idx[CNN_MAX_INPUTS];     /* producing layer, -1 = the net's input */
-    cnn_shape in[CNN_MAX_INPUTS];   /* per-sample input shapes */
-    cnn_shape out;                  /* per-sample output shape */
+    int in_idx[CNN_MAX_INPUTS];   /* producing layer, -1 = the net's input */
+    cnn_shape in[CNN_MAX_INPUTS]; /* per-sample input shapes */
+    cnn_shape out;                /* per-sample output shape */
     size_t n_params, n_buffers;
-    float *params, *grads;          /* views into the net's blocks */
-    float *buffers;                 /* untrained state saved with the weights */
-    float *y, *dy;                  /* output and its gradient, (batch, out) */
-    float *state;                   /* kept from forward to backward */
-    cnn_rng *rng;                   /* the net's generator (dropout) */
+    float *params, *grads; /* views into the net's blocks */
+    float *buffers;        /* untrained state saved with the weights */
+    float *y, *dy;         /* output and its gradient, (batch, out) */
+    float *state;          /* kept from forward to backward */
+    cnn_rng *rng;          /* the net's generator (dropout) */
 };
 
 /* Kaiming-uniform as torch.nn.Conv2d / Linear reset_parameters(): weight and
