@@ -3,7 +3,7 @@
  * not multiples of 4, 1x1 and 2x2 images with padding, padding 0/1/2, 1, 3,
  * 17 and 64 channels, batch 1 and 5, prime sizes, with and without bias, on
  * 1, 2 and 3 threads (both thread plans: per-thread blocks and one shared
- * block); the scratch bound.
+ * block), with every compiled version of the transforms; the scratch bound.
  *
  * Tolerance: max|diff| <= TOL * max(1, max|ref|) per output tensor. F(4x4,
  * 3x3)'s transforms multiply by up to 5 (B^T), 8 (A^T) and sum 36 terms per
@@ -129,9 +129,15 @@ static void run_case(const wcase *t, int bias, int nthreads) {
         cnn_wino_forward_batch(&g, t->n, x, w, bp, y, s, nthreads);
         for (size_t i = ssz; i < ssz + CANARY; i++)
             if (s[i] != (float)i) fail_msg("%s: scratch overrun", t->name);
-        /* Same thread count, same bits. */
-        cnn_wino_forward_batch(&g, t->n, x, w, bp, y2, s, nthreads);
-        assert_memory_equal(y, y2, ny * sizeof *y);
+        /* Same thread count, same bits; and the same from every compiled
+         * version of the transforms (no FP contraction in any). */
+        for (int isa = 0; isa <= 2; isa++) {
+            for (size_t i = 0; i < ny; i++)
+                y2[i] = NAN;
+            cnn_wino_forward_batch_isa(&g, t->n, x, w, bp, y2, s, nthreads, isa);
+            if (memcmp(y, y2, ny * sizeof *y))
+                fail_msg("%s: the transforms for isa %d give other bits", t->name, isa);
+        }
         free(s);
     }
     double d = rel_diff(y, yr, ny);

@@ -33,4 +33,10 @@ size_t cnn_wino_scratch_size(const cnn_conv_geom *g, int n, int nthreads);
 void cnn_wino_forward_batch(const cnn_conv_geom *g, int n, const float *x, const float *w,
                             const float *b, float *y, float *scratch, int nthreads);
 
+/* As cnn_wino_forward_batch, with the transforms compiled for at most `isa`
+ * (0 = x86-64 baseline, 1 = AVX2+FMA, 2 = AVX-512F; lowered to what the CPU
+ * has), so tests can run every version on one machine. All give the same bits. */
+void cnn_wino_forward_batch_isa(const cnn_conv_geom *g, int n, const float *x, const float *w,
+                                const float *b, float *y, float *scratch, int nthreads, int isa);
+
 #endif
