@@ -18,9 +18,9 @@
 /* True when the geometry is one Winograd can compute: 3x3, stride 1,
  * dilation 1, one group. */
 int cnn_wino_supported(const cnn_conv_geom *g);
-/* True when cnn_conv_forward_batch should use Winograd for this geometry and
- * batch: supported, and measured faster than im2col + GEMM (the rule and its
- * numbers are in winograd.c). */
+/* True when Winograd should replace cnn_conv_forward_batch for this geometry
+ * and batch: supported, and measured faster than im2col + GEMM (the rule and
+ * its numbers are in winograd.c). Never true for n if false for a larger n. */
 int cnn_wino_preferred(const cnn_conv_geom *g, int n, int nthreads);
 
 /* Scratch floats for cnn_wino_forward_batch with up to n images on up to

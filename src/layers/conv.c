@@ -108,11 +108,13 @@ static void conv_init(cnn_layer *l, cnn_rng *rng) {
     if (p->bias) cnn_init_uniform(l->params + nw, (size_t)p->filters, bound, rng);
 }
 
-/* Enough for im2col + GEMM and, where it may be chosen, Winograd. */
+/* Enough for im2col + GEMM and, where it may be chosen, Winograd (the rule
+ * only ever switches it on as the batch grows, so the batch planned for
+ * covers every smaller one). */
 static size_t conv_scratch_size(const cnn_layer *l, int n, int nthreads) {
     cnn_conv_geom g = conv_geom(l);
     size_t s = cnn_conv_scratch_size(&g, n, nthreads);
-    if (cnn_wino_supported(&g)) {
+    if (cnn_wino_preferred(&g, n, nthreads)) {
         size_t sw = cnn_wino_scratch_size(&g, n, nthreads);
         if (sw > s) s = sw;
     }
