@@ -9,12 +9,19 @@
  *
  *   bench sgemm N SAMPLES
  *   bench conv SAMPLES                       3x3 64->64 56x56 batch 16 forward
+ *   bench convk ALGO C K H W N PAD SAMPLES   the 3x3 stride-1 conv kernel alone, ALGO gemm
+ *                                            (im2col + GEMM) or wino (Winograd), GFLOP/s
+ *                                            counted as the direct conv's, on
+ *                                            omp_get_max_threads() threads
  *   bench train MODEL DATA BATCH STEPS SAMPLES
  *   bench infer MODEL BATCH REPS SAMPLES
  *   bench to99 MODEL DATA TARGET MAX_EPOCHS [MAX_SECONDS]
  */
+#include "../src/kernels/conv.h"
+#include "../src/kernels/winograd.h"
 #include "cnn.h"
 #include <cblas.h>
+#include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -89,6 +96,45 @@ static int bench_conv(int samples) {
     }
     free(x);
     cnn_net_free(net);
+    return 0;
+}
+
+static int bench_convk(const char *algo, int c, int k, int h, int w, int n, int pad, int samples) {
+    cnn_conv_geom g = {.c = c,
+                       .h = h,
+                       .w = w,
+                       .k = k,
+                       .kh = 3,
+                       .kw = 3,
+                       .sh = 1,
+                       .sw = 1,
+                       .ph = pad,
+                       .pw = pad,
+                       .dh = 1,
+                       .dw = 1,
+                       .groups = 1};
+    const int wino = !strcmp(algo, "wino"), nt = omp_get_max_threads();
+    if (!cnn_conv_geom_init(&g) || (!wino && strcmp(algo, "gemm"))) return 2;
+    size_t ss = wino ? cnn_wino_scratch_size(&g, n, nt) : cnn_conv_scratch_size(&g, n, nt);
+    float *x = randn_like((size_t)n * c * h * w, 3), *wt = randn_like((size_t)k * c * 9, 4);
+    float *b = randn_like((size_t)k, 5), *y = malloc((size_t)n * k * g.oh * g.ow * sizeof(float));
+    float *s = malloc((ss ? ss : 1) * sizeof(float));
+    if (!x || !wt || !b || !y || !s) return 1;
+    double flop = 2.0 * k * c * 9 * g.oh * g.ow * n;
+    for (int i = -1; i < samples; i++) {
+        double t = now_s();
+        int r = 0;
+        while (r < 3 || now_s() - t < 0.3) {
+            if (wino)
+                cnn_wino_forward_batch(&g, n, x, wt, b, y, s, nt);
+            else
+                cnn_conv_forward_batch(&g, n, x, wt, b, y, s, nt);
+            r++;
+        }
+        t = (now_s() - t) / r;
+        if (i >= 0) printf("sample %.2f\n", flop / t * 1e-9);
+    }
+    free(x), free(wt), free(b), free(y), free(s);
     return 0;
 }
 
@@ -215,6 +261,9 @@ int main(int argc, char **argv) {
     setvbuf(stdout, NULL, _IOLBF, 0);
     if (argc >= 4 && !strcmp(argv[1], "sgemm")) return bench_sgemm(atoi(argv[2]), atoi(argv[3]));
     if (argc >= 3 && !strcmp(argv[1], "conv")) return bench_conv(atoi(argv[2]));
+    if (argc >= 10 && !strcmp(argv[1], "convk"))
+        return bench_convk(argv[2], atoi(argv[3]), atoi(argv[4]), atoi(argv[5]), atoi(argv[6]),
+                           atoi(argv[7]), atoi(argv[8]), atoi(argv[9]));
     if (argc >= 7 && !strcmp(argv[1], "train"))
         return bench_train(argv[2], argv[3], atoi(argv[4]), atoi(argv[5]), atoi(argv[6]));
     if (argc >= 6 && !strcmp(argv[1], "infer"))
@@ -222,7 +271,8 @@ int main(int argc, char **argv) {
     if (argc >= 6 && !strcmp(argv[1], "to99"))
         return bench_to99(argv[2], argv[3], (float)atof(argv[4]), atoi(argv[5]),
                           argc >= 7 ? atof(argv[6]) : 0);
-    fprintf(stderr, "usage: bench sgemm N SAMPLES | conv SAMPLES | train MODEL DATA BATCH STEPS "
+    fprintf(stderr, "usage: bench sgemm N SAMPLES | conv SAMPLES | convk ALGO C K H W N PAD "
+                    "SAMPLES | train MODEL DATA BATCH STEPS "
                     "SAMPLES | infer MODEL BATCH REPS SAMPLES | to99 MODEL DATA TARGET EPOCHS "
                     "[SECONDS]\n");
     return 2;

@@ -1,6 +1,8 @@
 /* test_conv_kernels.c — the fast convolution (im2col + GEMM, threaded batch)
  * against the naive reference, forward and backward, over odd shapes; the
- * conv layer's options, shape checks, parameters and describe string. */
+ * conv layer's options, shape checks, parameters and describe string, and
+ * its choice between Winograd and im2col (tests/test_winograd.c tests the
+ * Winograd kernel itself). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -9,8 +11,10 @@
 #include <cmocka.h> /* after the headers it needs */
 
 #include "kernels/conv.h"
+#include "kernels/winograd.h"
 #include "layers/layer.h"
 #include <math.h>
+#include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -479,6 +483,67 @@ static void test_layer_forward_backward(void **state) {
     free(scratch), free(yr), free(dxr), free(gr);
 }
 
+/* The layer at inference runs Winograd where cnn_wino_preferred says so (its
+ * scratch size covering it), and im2col + GEMM in a training forward and for
+ * batches with too few tiles. */
+static void test_layer_winograd(void **state) {
+    (void)state;
+    layer_fixture f;
+    assert_int_equal(make_layer(&f, "filters=16 kernel=3 padding=1", 16, 10, 13), CNN_OK);
+    cnn_conv_geom g = {.c = 16,
+                       .h = 10,
+                       .w = 13,
+                       .k = 16,
+                       .kh = 3,
+                       .kw = 3,
+                       .sh = 1,
+                       .sw = 1,
+                       .ph = 1,
+                       .pw = 1,
+                       .dh = 1,
+                       .dw = 1,
+                       .groups = 1};
+    assert_true(cnn_conv_geom_init(&g));
+    const int nt = omp_get_max_threads();
+    for (int n = 1; n <= 3; n += 2) { /* 12 tiles: im2col; 36 tiles: Winograd */
+        assert_int_equal(cnn_wino_preferred(&g, n, nt), n == 3);
+        size_t nx = (size_t)n * 16 * 10 * 13, ny = (size_t)n * cnn_shape_size(f.l.out);
+        size_t sc = cnn_conv_ops.scratch_size(&f.l, n, nt), nw = cnn_conv_weight_size(&g);
+        f.l.params = rand_floats(f.l.n_params);
+        f.l.y = filled(ny, NAN);
+        float *x = rand_floats(nx), *scratch = malloc((sc + 16) * sizeof *scratch);
+        float *yr = filled(ny, NAN), *y2 = filled(ny, NAN), *s2 = malloc(sc * sizeof *s2);
+        assert_non_null(scratch);
+        assert_non_null(s2);
+        for (size_t i = 0; i < sc + 16; i++)
+            scratch[i] = (float)i;
+        const float *xs[1] = {x};
+        cnn_conv_forward_ref(&g, n, x, f.l.params, f.l.params + nw, yr);
+        /* eval: the same bits as the kernel the rule picks */
+        cnn_conv_ops.forward(&f.l, xs, n, 0, scratch);
+        if (n == 3)
+            cnn_wino_forward_batch(&g, n, x, f.l.params, f.l.params + nw, y2, s2, nt);
+        else
+            cnn_conv_forward_batch(&g, n, x, f.l.params, f.l.params + nw, y2, s2, nt);
+        assert_memory_equal(f.l.y, y2, ny * sizeof *y2);
+        double maxd = 0, maxr = 1;
+        for (size_t i = 0; i < ny; i++) {
+            double d = fabs((double)f.l.y[i] - yr[i]);
+            maxd = d > maxd ? d : maxd;
+            maxr = fabs(yr[i]) > maxr ? fabs(yr[i]) : maxr;
+        }
+        assert_true(maxd <= 1e-5 * maxr);
+        /* training: im2col + GEMM */
+        cnn_conv_ops.forward(&f.l, xs, n, 1, scratch);
+        cnn_conv_forward_batch(&g, n, x, f.l.params, f.l.params + nw, y2, s2, nt);
+        assert_memory_equal(f.l.y, y2, ny * sizeof *y2);
+        expect_close("y", "layer train", f.l.y, yr, ny, 1e-5f);
+        for (size_t i = sc; i < sc + 16; i++)
+            assert_true(scratch[i] == (float)i);
+        free(f.l.params), free(f.l.y), free(x), free(scratch), free(yr), free(y2), free(s2);
+    }
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_out_size),
@@ -492,6 +557,7 @@ int main(void) {
         cmocka_unit_test(test_layer_errors),
         cmocka_unit_test(test_layer_init),
         cmocka_unit_test(test_layer_forward_backward),
+        cmocka_unit_test(test_layer_winograd),
     };
     return cmocka_run_group_tests(tests, NULL, NULL) ? 1 : 0;
 }
