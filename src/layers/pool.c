@@ -110,7 +110,9 @@ static size_t maxpool_state_size(const cnn_layer *l, int n) {
     return cnn_shape_size(l->out) * (size_t)n;
 }
 
-/* x is (n,C,H,W), y is (n,C,OH,OW); the argmax goes to l->state (n,C,OH,OW). */
+/* x is (n,C,H,W), y is (n,C,OH,OW); in training the argmax goes to l->state
+ * (n,C,OH,OW) for backward (which needs a training forward); inference skips
+ * it and takes the kernel's faster path without indices. */
 static void maxpool_forward(cnn_layer *l, const float *const *x, int n, int train, float *scratch) {
     cnn_pool_geom g = pool_geom(l);
     size_t in = cnn_shape_size(l->in[0]), out = cnn_shape_size(l->out);
@@ -120,7 +122,7 @@ static void maxpool_forward(cnn_layer *l, const float *const *x, int n, int trai
     g.c = 1;
 #pragma omp parallel for schedule(static) if (worth_threads(n, in))
     for (long p = 0; p < planes; p++)
-        cnn_maxpool_forward(&g, x[0] + pin * p, l->y + pout * p, idx ? idx + pout * p : NULL);
+        cnn_maxpool_forward(&g, x[0] + pin * p, l->y + pout * p, train ? idx + pout * p : NULL);
 }
 
 /* dy (n,C,OH,OW) goes to each window's argmax in dx (n,C,H,W), overwritten. */
