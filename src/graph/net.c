@@ -5,8 +5,8 @@
  * A layer's inputs are earlier layers (or the net's input), so the order in
  * which layers were added is a topological order and cycles cannot exist.
  * Where one output feeds several layers, backward sums their gradients. */
-#include "net_internal.h"
 #include "../kernels/softmax.h"
+#include "net_internal.h"
 #include <omp.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,7 +20,8 @@ cnn_status cnn_net_create(cnn_net **out) {
     cnn_train_config_default(&net->train);
     net->want_input_grad = 1;
     snprintf(net->filename, sizeof net->filename, "<api>");
-    for (int c = 0; c < CNN_MAX_CHANNELS; c++) net->std[c] = 1.0f;
+    for (int c = 0; c < CNN_MAX_CHANNELS; c++)
+        net->std[c] = 1.0f;
     *out = net;
     return CNN_OK;
 }
@@ -34,7 +35,9 @@ static void unplan(cnn_net *net) {
 void cnn_net_free(cnn_net *net) {
     if (!net) return;
     unplan(net);
-    for (int i = 0; i < net->n_layers; i++) free(net->layers[i].opt);
+    cnn_fuse_free(net->fuse);
+    for (int i = 0; i < net->n_layers; i++)
+        free(net->layers[i].opt);
     free(net->layers);
     free(net->touched);
     cnn_free_floats(net->params);
@@ -128,8 +131,10 @@ cnn_status cnn_net_add_layer(cnn_net *net, cnn_opts *o, const char *type) {
         if (!l->opt) return cnn_fail(CNN_ERR_NOMEM, "out of memory");
     }
     cnn_status s = ops->configure ? ops->configure(l, o) : CNN_OK;
-    if (s == CNN_OK) s = cnn_opts_check_unused(o);
-    else if (cnn_opts_misspelled(o) != CNN_OK) s = CNN_ERR_PARSE;
+    if (s == CNN_OK)
+        s = cnn_opts_check_unused(o);
+    else if (cnn_opts_misspelled(o) != CNN_OK)
+        s = CNN_ERR_PARSE;
     if (s != CNN_OK) {
         free(l->opt);
         return s;
@@ -143,7 +148,8 @@ cnn_status cnn_net_build(cnn_net *net, uint64_t seed) {
     if (net->in_shape.c <= 0)
         return cnn_fail(CNN_ERR_PARSE, "%s: no input line (e.g. 'input shape=1x28x28')",
                         net->filename);
-    if (net->n_layers == 0) return cnn_fail(CNN_ERR_PARSE, "%s: the net has no layers", net->filename);
+    if (net->n_layers == 0)
+        return cnn_fail(CNN_ERR_PARSE, "%s: the net has no layers", net->filename);
     if (seed == 0) seed = net->train.seed;
     size_t np = 0, nb = 0;
     for (int i = 0; i < net->n_layers; i++) {
@@ -186,6 +192,8 @@ cnn_status cnn_net_build(cnn_net *net, uint64_t seed) {
         if (l->ops->init) l->ops->init(l, &init_rng);
     }
     cnn_rng_seed(&net->rng, seed ^ 0x5eed0d15ea5eULL);
+    cnn_status s = cnn_fuse_build(net);
+    if (s != CNN_OK) return s;
     net->built = 1;
     return CNN_OK;
 }
@@ -263,11 +271,16 @@ static cnn_status ensure_plan(cnn_net *net, int n) {
 cnn_status cnn_net_forward(cnn_net *net, const float *x, int n, int train, const float **y) {
     cnn_status s = ensure_plan(net, n);
     if (s != CNN_OK) return s;
-    for (int i = 0; i < net->n_layers; i++) {
-        cnn_layer *l = &net->layers[i];
-        const float *xs[CNN_MAX_INPUTS];
-        for (int j = 0; j < l->n_in; j++) xs[j] = l->in_idx[j] < 0 ? x : net->layers[l->in_idx[j]].y;
-        l->ops->forward(l, xs, n, train, net->scratch);
+    if (!train && net->fuse && !net->fusion_off) {
+        cnn_fuse_forward(net, x, n);
+    } else {
+        for (int i = 0; i < net->n_layers; i++) {
+            cnn_layer *l = &net->layers[i];
+            const float *xs[CNN_MAX_INPUTS];
+            for (int j = 0; j < l->n_in; j++)
+                xs[j] = l->in_idx[j] < 0 ? x : net->layers[l->in_idx[j]].y;
+            l->ops->forward(l, xs, n, train, net->scratch);
+        }
     }
     net->x_last = x;
     net->n_last = n;
@@ -297,7 +310,8 @@ static void backward_from(cnn_net *net, int top) {
             xs[j] = p < 0 ? net->x_last : net->layers[p].y;
             target[j] = p < 0 ? (net->want_input_grad ? net->dx_in : NULL) : net->layers[p].dy;
             int seen = p < 0 ? input_touched : net->touched[p];
-            for (int k = 0; k < j; k++) seen |= l->in_idx[k] == p; /* same input twice */
+            for (int k = 0; k < j; k++)
+                seen |= l->in_idx[k] == p; /* same input twice */
             if (!target[j]) {
                 dxs[j] = NULL;
             } else if (seen) { /* a gradient is there already: compute apart, then add */
@@ -306,8 +320,10 @@ static void backward_from(cnn_net *net, int top) {
             } else {
                 dxs[j] = target[j];
             }
-            if (p < 0) input_touched = 1;
-            else net->touched[p] = 1;
+            if (p < 0)
+                input_touched = 1;
+            else
+                net->touched[p] = 1;
             needed |= dxs[j] != NULL;
         }
         if (!needed && l->n_params == 0) continue;
@@ -315,7 +331,8 @@ static void backward_from(cnn_net *net, int top) {
         for (int j = 0; j < l->n_in; j++)
             if (dxs[j] && dxs[j] != target[j]) {
                 size_t sz = cnn_shape_size(l->in[j]) * (size_t)n;
-                for (size_t k = 0; k < sz; k++) target[j][k] += dxs[j][k];
+                for (size_t k = 0; k < sz; k++)
+                    target[j][k] += dxs[j][k];
             }
     }
     if (!input_touched && net->want_input_grad)
@@ -341,13 +358,15 @@ cnn_status cnn_net_train_step(cnn_net *net, const float *x, const uint8_t *label
                         net->filename);
     cnn_layer *logits = &net->layers[last->in_idx[0]];
     if (logits->out.h * logits->out.w != 1)
-        return cnn_fail(CNN_ERR_SHAPE, "%s: training needs class scores of shape Kx1x1, got %dx%dx%d",
+        return cnn_fail(CNN_ERR_SHAPE,
+                        "%s: training needs class scores of shape Kx1x1, got %dx%dx%d",
                         net->filename, logits->out.c, logits->out.h, logits->out.w);
     cnn_status s = cnn_net_forward(net, x, n, 1, NULL);
     if (s != CNN_OK) return s;
     int hits = 0;
     float l = 0;
-    s = cnn_softmax_xent(logits->y, labels, n, logits->out.c, label_smoothing, logits->dy, &l, &hits);
+    s = cnn_softmax_xent(logits->y, labels, n, logits->out.c, label_smoothing, logits->dy, &l,
+                         &hits);
     if (s != CNN_OK) return s;
     backward_from(net, (int)(logits - net->layers));
     if (loss) *loss = l;
@@ -355,21 +374,45 @@ cnn_status cnn_net_train_step(cnn_net *net, const float *x, const uint8_t *label
     return CNN_OK;
 }
 
-const float *cnn_net_input_grad(const cnn_net *net) { return net->dx_in; }
+const float *cnn_net_input_grad(const cnn_net *net) {
+    return net->dx_in;
+}
 
 /* ---- accessors --------------------------------------------------------- */
 
-int cnn_net_num_layers(const cnn_net *net) { return net->n_layers; }
-size_t cnn_net_num_params(const cnn_net *net) { return net->n_params; }
-float *cnn_net_params(cnn_net *net) { return net->params; }
-float *cnn_net_grads(cnn_net *net) { return net->grads; }
-float *cnn_net_buffers(cnn_net *net) { return net->buffers; }
-size_t cnn_net_num_buffers(const cnn_net *net) { return net->n_buffers; }
-cnn_layer *cnn_net_layer(cnn_net *net, int i) { return &net->layers[i]; }
-const cnn_layer *cnn_net_layer_const(const cnn_net *net, int i) { return &net->layers[i]; }
-const char *cnn_net_filename(const cnn_net *net) { return net->filename; }
-cnn_rng *cnn_net_rng(cnn_net *net) { return &net->rng; }
-const cnn_train_config *cnn_net_train_config(const cnn_net *net) { return &net->train; }
+int cnn_net_num_layers(const cnn_net *net) {
+    return net->n_layers;
+}
+size_t cnn_net_num_params(const cnn_net *net) {
+    return net->n_params;
+}
+float *cnn_net_params(cnn_net *net) {
+    return net->params;
+}
+float *cnn_net_grads(cnn_net *net) {
+    return net->grads;
+}
+float *cnn_net_buffers(cnn_net *net) {
+    return net->buffers;
+}
+size_t cnn_net_num_buffers(const cnn_net *net) {
+    return net->n_buffers;
+}
+cnn_layer *cnn_net_layer(cnn_net *net, int i) {
+    return &net->layers[i];
+}
+const cnn_layer *cnn_net_layer_const(const cnn_net *net, int i) {
+    return &net->layers[i];
+}
+const char *cnn_net_filename(const cnn_net *net) {
+    return net->filename;
+}
+cnn_rng *cnn_net_rng(cnn_net *net) {
+    return &net->rng;
+}
+const cnn_train_config *cnn_net_train_config(const cnn_net *net) {
+    return &net->train;
+}
 
 void cnn_net_input_shape(const cnn_net *net, int *c, int *h, int *w) {
     *c = net->in_shape.c;
@@ -397,11 +440,15 @@ double cnn_net_macs(const cnn_net *net) {
     return m;
 }
 
-void cnn_net_set_input_grad(cnn_net *net, int on) { net->want_input_grad = on; }
+void cnn_net_set_input_grad(cnn_net *net, int on) {
+    net->want_input_grad = on;
+}
 
 void cnn_set_threads(int n) {
     if (n <= 0) n = omp_get_num_procs();
     omp_set_num_threads(n);
 }
 
-int cnn_get_threads(void) { return omp_get_max_threads(); }
+int cnn_get_threads(void) {
+    return omp_get_max_threads();
+}

@@ -20,6 +20,14 @@ cnn_rng *cnn_net_rng(cnn_net *net);
 /* Compute the input gradient in backward (default on; the trainer turns it off). */
 void cnn_net_set_input_grad(cnn_net *net, int on);
 
+/* Inference fusion (src/graph/fuse.c), on by default: with train = 0,
+ * conv/add -> batchnorm -> relu groups run as one pass and only the group's
+ * last layer's output is written. Off: every layer's output is kept (feature
+ * maps), at the cost of the extra passes. */
+void cnn_net_set_fusion(cnn_net *net, int on);
+/* How many fused groups the net has (0 before it is built). */
+int cnn_fuse_groups(const cnn_net *net);
+
 /* Extra state stored with the weights as kind-2 tensors (checkpoints): a
  * rank-1 tensor of `words` raw 32-bit little-endian words, which weight
  * loading skips. The meaning of the words is the writer's (see

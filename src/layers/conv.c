@@ -3,6 +3,7 @@
  * then bias (K), Conv2d's layout and state_dict names. The math is in
  * src/kernels/conv.c (im2col + GEMM, batch split over OpenMP threads). */
 #include "../kernels/conv.h"
+#include "../kernels/epilogue.h"
 #include "layer.h"
 #include <limits.h>
 #include <math.h>
@@ -119,6 +120,14 @@ static void conv_forward(cnn_layer *l, const float *const *x, int n, int train, 
     cnn_conv_forward_batch(&g, n, x[0], l->params, b, l->y, scratch, omp_get_max_threads());
 }
 
+/* Inference with an epilogue (batch norm, bias and activation, see fuse.c):
+ * y (n,K,OH,OW) = e(conv(x) without the bias). */
+static void conv_forward_ep(cnn_layer *l, const float *const *x, int n, const cnn_epilogue *e,
+                            float *y, float *scratch) {
+    cnn_conv_geom g = conv_geom(l);
+    cnn_conv_forward_batch_ep(&g, n, x[0], l->params, e, y, scratch, omp_get_max_threads());
+}
+
 /* dy is (n,K,OH,OW): dx (n,C,H,W) overwritten, dweight and dbias accumulated. */
 static void conv_backward(cnn_layer *l, const float *const *x, float *const *dx, int n,
                           float *scratch) {
@@ -175,4 +184,5 @@ const cnn_layer_ops cnn_conv_ops = {
     .macs = conv_macs,
     .tensors = conv_tensors,
     .describe = conv_describe,
+    .forward_ep = conv_forward_ep,
 };

@@ -8,6 +8,7 @@
 #define CNN_LAYER_H
 
 #include "../core/core.h"
+#include "../kernels/epilogue.h"
 
 #define CNN_MAX_INPUTS 8
 #define CNN_MAX_TENSORS 4
@@ -19,13 +20,13 @@ typedef struct {
     const char *suffix; /* "weight", "bias", "running_mean", ... */
     int ndim;
     int dims[4];
-    int buffer;         /* 0: in params (trained), 1: in buffers (not trained) */
-    size_t offset;      /* floats from the start of l->params or l->buffers */
+    int buffer;    /* 0: in params (trained), 1: in buffers (not trained) */
+    size_t offset; /* floats from the start of l->params or l->buffers */
 } cnn_tensor_desc;
 
 typedef struct cnn_layer_ops {
-    const char *type;   /* model-file name, e.g. "conv" */
-    size_t opt_size;    /* bytes of the type's options struct at l->opt */
+    const char *type; /* model-file name, e.g. "conv" */
+    size_t opt_size;  /* bytes of the type's options struct at l->opt */
     int min_inputs, max_inputs;
     /* Read options from o into l->opt (zeroed). Unread keys are an error,
      * checked by the caller. May be NULL for layers without options. */
@@ -52,23 +53,33 @@ typedef struct cnn_layer_ops {
     int (*tensors)(const cnn_layer *l, cnn_tensor_desc *t);
     /* A few words on the options for the summary ("5x5/1 pad 2"). May be NULL. */
     void (*describe)(const cnn_layer *l, char *buf, size_t len);
+    /* Inference fusion (src/graph/fuse.c); both may be NULL. */
+    /* The inference-mode output as a per-channel map of the input from the
+     * current parameters and buffers: y[c] = x[c] * scale[c] + shift[c]
+     * (scale and shift have out.c entries). Batch norm folded into a conv. */
+    void (*channel_affine)(const cnn_layer *l, float *scale, float *shift);
+    /* Inference forward with an epilogue, to y (which need not be l->y):
+     * y = epilogue(f(x)). The layer's own per-channel terms (a conv's bias) are
+     * folded into e by the caller (see fuse.c), so the layer ignores them. */
+    void (*forward_ep)(cnn_layer *l, const float *const *x, int n, const cnn_epilogue *e, float *y,
+                       float *scratch);
 } cnn_layer_ops;
 
 struct cnn_layer {
     const cnn_layer_ops *ops;
-    void *opt;                      /* the type's options struct */
+    void *opt; /* the type's options struct */
     char name[64];
-    int line;                       /* line in the model file, for messages */
+    int line; /* line in the model file, for messages */
     int n_in;
-    int in_idx[CNN_MAX_INPUTS];     /* producing layer, -1 = the net's input */
-    cnn_shape in[CNN_MAX_INPUTS];   /* per-sample input shapes */
-    cnn_shape out;                  /* per-sample output shape */
+    int in_idx[CNN_MAX_INPUTS];   /* producing layer, -1 = the net's input */
+    cnn_shape in[CNN_MAX_INPUTS]; /* per-sample input shapes */
+    cnn_shape out;                /* per-sample output shape */
     size_t n_params, n_buffers;
-    float *params, *grads;          /* views into the net's blocks */
-    float *buffers;                 /* untrained state saved with the weights */
-    float *y, *dy;                  /* output and its gradient, (batch, out) */
-    float *state;                   /* kept from forward to backward */
-    cnn_rng *rng;                   /* the net's generator (dropout) */
+    float *params, *grads; /* views into the net's blocks */
+    float *buffers;        /* untrained state saved with the weights */
+    float *y, *dy;         /* output and its gradient, (batch, out) */
+    float *state;          /* kept from forward to backward */
+    cnn_rng *rng;          /* the net's generator (dropout) */
 };
 
 /* Kaiming-uniform as torch.nn.Conv2d / Linear reset_parameters(): weight and
