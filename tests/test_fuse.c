@@ -124,6 +124,12 @@ static const fuse_case cases[] = {
      "conv name=d0 in=o1 filters=16 kernel=1 stride=2 bias=0\nbatchnorm name=d1\n"
      "add name=a2 in=b4,d1\nrelu name=o2\ngap\ndense units=5\n",
      7},
+    {"wide convs",
+     "input shape=8x6x7\n"
+     "conv filters=64 kernel=3 padding=1\nbatchnorm\nrelu\n"
+     "conv filters=70 kernel=3 stride=2 padding=1 bias=0\nbatchnorm\n"
+     "conv filters=96 kernel=1\nrelu\n",
+     3},
     {"shared output",
      /* c1's output feeds b1 and the add, so c1 -> b1 is not fused; b1 -> r1
       * has no head; c2 -> r2 is. */
