@@ -96,7 +96,7 @@ static int load_mnist(const char *dir, const char *set, cnn_dataset *ds) {
     char im[512], lb[512];
     snprintf(im, sizeof im, "%s/%s-images-idx3-ubyte", dir, set);
     snprintf(lb, sizeof lb, "%s/%s-labels-idx1-ubyte", dir, set);
-    return cnn_dataset_load_idx(ds, im, lb) == CNN_OK;
+    return cnn_dataset_open_idx(ds, im, lb) == CNN_OK; /* raw IDX: read per batch */
 }
 
 /* Training throughput with the model's recipe but a fixed batch: each sample

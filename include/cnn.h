@@ -172,18 +172,28 @@ float cnn_schedule_lr(const cnn_train_config *cfg, int step, int steps_per_epoch
 
 /* ---- data -------------------------------------------------------------- */
 
-/* A labelled image set held as uint8 (n, c, h, w); converted to float per batch. */
+/* A labelled image set held as uint8 (n, c, h, w); converted to float per
+ * batch. The images are in memory, or (cnn_dataset_open_idx) stay in their
+ * file and are read when a batch is formed. */
 typedef struct {
     int n, c, h, w;
-    uint8_t *images; /* n*c*h*w bytes */
+    uint8_t *images; /* n*c*h*w bytes; NULL when the images stay in their file */
     uint8_t *labels; /* n bytes */
     int classes;     /* 1 + the largest label */
+    struct cnn_dataset_file *file; /* the open images file (used only when images is NULL) */
 } cnn_dataset;
 
 /* IDX files (MNIST, Fashion-MNIST), raw or gzip-compressed (detected by magic).
  * Checks magic, dimensions and the file's length; labels are checked against a
  * net by the trainer (cnn_train, cnn_evaluate). */
 cnn_status cnn_dataset_load_idx(cnn_dataset *ds, const char *images_path, const char *labels_path);
+/* The same checks, but a raw (uncompressed) images file is kept open and not
+ * read into memory: each batch reads its samples (pread), so the process
+ * holds only the labels (MNIST's training set: 60 KB instead of 47 MB). A
+ * gzip file is loaded as by cnn_dataset_load_idx. A read error while forming
+ * a batch fails the training or evaluation that asked for it, naming the file
+ * and offset. Free with cnn_dataset_free. */
+cnn_status cnn_dataset_open_idx(cnn_dataset *ds, const char *images_path, const char *labels_path);
 void cnn_dataset_free(cnn_dataset *ds); /* frees the arrays, keeps ds; accepts zeros */
 
 /* Convert samples idx[0..n) of ds to float (n, c, h, w) with the net's input

@@ -130,6 +130,15 @@ static const fuse_case cases[] = {
      "conv filters=70 kernel=3 stride=2 padding=1 bias=0\nbatchnorm\n"
      "conv filters=96 kernel=1\nrelu\n",
      3},
+    {"pointwise chain",
+     /* equal sizes: a memory plan reuses buffers; a 1x1 conv reads its input
+      * while writing its output, so a group's output must not share its
+      * head's input buffer */
+     "input shape=8x6x6\n"
+     "conv filters=8 kernel=1\nbatchnorm\nrelu\nconv filters=8 kernel=1\nbatchnorm\nrelu\n"
+     "conv filters=8 kernel=1\nbatchnorm\nrelu\nconv filters=8 kernel=1\nbatchnorm\nrelu\n"
+     "conv filters=8 kernel=1\nrelu\nconv filters=8 kernel=1\nrelu\n",
+     6},
     {"shared output",
      /* c1's output feeds b1 and the add, so c1 -> b1 is not fused; b1 -> r1
       * has no head; c2 -> r2 is. */

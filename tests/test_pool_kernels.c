@@ -12,6 +12,7 @@
 #include "kernels/pool.h"
 #include "layers/layer.h"
 #include <math.h>
+#include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -398,7 +399,9 @@ static void test_layer_options(void **state) {
     assert_int_equal(f.l.out.h, 14);
     assert_int_equal(f.l.out.w, 14);
     assert_int_equal(f.l.n_params, 0);
-    assert_int_equal(cnn_maxpool_ops.state_size(&f.l, 3), 3 * 6 * 14 * 14);
+    /* No argmax kept: backward finds it again from x, per thread in scratch. */
+    assert_null(cnn_maxpool_ops.state_size);
+    assert_int_equal(cnn_maxpool_ops.scratch_size(&f.l, 3, 2), 2 * 2 * 14 * 14);
     cnn_maxpool_ops.describe(&f.l, d, sizeof d);
     assert_string_equal(d, "2x2/2");
     assert_int_equal(make_layer(&f, &cnn_maxpool_ops,
@@ -461,12 +464,15 @@ static void test_layer_forward_backward(void **state) {
         f.l.y = filled(ny, NAN);
         f.l.dy = rand_floats(ny);
         f.l.state = filled(ns, 0);
+        size_t nsc =
+            ops[k]->scratch_size ? ops[k]->scratch_size(&f.l, n, omp_get_max_threads()) : 0;
+        float *scratch = filled(nsc, NAN);
         float *x = rand_floats(nx), *dx = filled(nx, NAN), *yr = filled(ny, NAN),
               *dxr = filled(nx, NAN);
         const float *xs[1] = {x};
         float *dxs[1] = {dx};
-        ops[k]->forward(&f.l, xs, n, 1, NULL);
-        ops[k]->backward(&f.l, xs, dxs, n, NULL);
+        ops[k]->forward(&f.l, xs, n, 1, scratch);
+        ops[k]->backward(&f.l, xs, dxs, n, scratch);
         cnn_pool_geom g = geom(c, h, w, 3, 3, 2, 2, 1, 1, 1, 1, 1, k == 0);
         size_t in = (size_t)c * h * w, out = cnn_shape_size(f.l.out);
         for (int i = 0; i < n; i++) {
@@ -485,7 +491,8 @@ static void test_layer_forward_backward(void **state) {
         expect_close("y", ops[k]->type, f.l.y, yr, ny, 1e-5f);
         expect_close("dx", ops[k]->type, dx, dxr, nx, 1e-5f);
         dxs[0] = NULL; /* nothing to do, must not crash */
-        ops[k]->backward(&f.l, xs, dxs, n, NULL);
+        ops[k]->backward(&f.l, xs, dxs, n, scratch);
+        free(scratch);
         free(f.l.y), free(f.l.dy), free(f.l.state), free(x), free(dx), free(yr), free(dxr);
     }
 }

@@ -14,15 +14,30 @@ void cnn_data_norm_table(const cnn_net *net, int channel, float table[256]) {
         table[p] = ((float)p / 255.0f - mean) / std;
 }
 
+/* A dataset read from its file: sample i's bytes are read into the last
+ * quarter of its own float slot in x, from where the conversion below fills
+ * the slot front to back: float j (bytes 4j..4j+3) is written after byte j of
+ * the sample (at 3*sample + j) is read, and 4j + 3 < 3*sample + j + 1 for
+ * every j < sample, so no byte is overwritten before it is read. */
+static const uint8_t *staged(const float *x, size_t i, size_t sample) {
+    return (const uint8_t *)(x + i * sample) + 3 * sample;
+}
+
 void cnn_dataset_batch(const cnn_dataset *ds, const cnn_net *net, const int *idx, int first, int n,
                        float *x, uint8_t *labels) {
     size_t plane = (size_t)ds->h * (size_t)ds->w, sample = (size_t)ds->c * plane;
     float table[256];
+    if (cnn_dataset_file_of(ds))
+        for (int i = 0; i < n; i++)
+            cnn_dataset_sample(ds, idx ? idx[i] : first + i,
+                               (uint8_t *)staged(x, (size_t)i, sample));
     for (int c = 0; c < ds->c; c++) {
         cnn_data_norm_table(net, c, table);
         for (int i = 0; i < n; i++) {
             size_t k = (size_t)(idx ? idx[i] : first + i);
-            const uint8_t *src = ds->images + k * sample + (size_t)c * plane;
+            const uint8_t *src =
+                (cnn_dataset_file_of(ds) ? staged(x, (size_t)i, sample) : ds->images + k * sample) +
+                (size_t)c * plane;
             float *dst = x + (size_t)i * sample + (size_t)c * plane;
             for (size_t j = 0; j < plane; j++)
                 dst[j] = table[src[j]];
@@ -35,7 +50,7 @@ void cnn_dataset_batch(const cnn_dataset *ds, const cnn_net *net, const int *idx
 
 cnn_status cnn_dataset_check(const cnn_dataset *ds, const cnn_net *net, const char *what) {
     int c, h, w, kc, kh, kw;
-    if (ds->n <= 0 || !ds->images || !ds->labels)
+    if (ds->n <= 0 || !(ds->images || cnn_dataset_file_of(ds)) || !ds->labels)
         return cnn_fail(CNN_ERR_ARG, "%s: the dataset is empty", what);
     cnn_net_input_shape(net, &c, &h, &w);
     if (ds->c != c || ds->h != h || ds->w != w)

@@ -107,6 +107,6 @@ cnn_status cnn_dataset_load_cifar(cnn_dataset *ds, const char *const *paths, int
     int max = 0;
     for (long long i = 0; i < total; i++)
         if (labels[i] > max) max = labels[i];
-    *ds = (cnn_dataset){(int)total, 3, 32, 32, images, labels, max + 1};
+    *ds = (cnn_dataset){(int)total, 3, 32, 32, images, labels, max + 1, NULL};
     return CNN_OK;
 }

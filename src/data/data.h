@@ -10,6 +10,21 @@
  * CNN_ERR_SHAPE on a mismatch. */
 cnn_status cnn_dataset_check(const cnn_dataset *ds, const cnn_net *net, const char *what);
 
+/* The open images file of a dataset read per batch (cnn_dataset_open_idx),
+ * or NULL. Only a dataset without images has one: code that fills a
+ * cnn_dataset field by field (leaving `file` unset) keeps working. */
+static inline struct cnn_dataset_file *cnn_dataset_file_of(const cnn_dataset *ds) {
+    return ds->images ? NULL : ds->file;
+}
+
+/* The c*h*w bytes of sample k: a pointer into ds->images, or for a dataset
+ * read from its file (cnn_dataset_open_idx) the bytes read into buf. After a
+ * read error buf is zeroed and the error is kept for cnn_dataset_read_status. */
+const uint8_t *cnn_dataset_sample(const cnn_dataset *ds, int k, uint8_t *buf);
+
+/* CNN_OK, or the first read error of ds's file (its message set again). */
+cnn_status cnn_dataset_read_status(const cnn_dataset *ds);
+
 /* table[p] = (p / 255 - mean) / std with the net's normalisation of input
  * channel c (mean 0, std 1 when net is NULL): the one conversion from pixels
  * to floats, shared by batches and single images. */

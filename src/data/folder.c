@@ -152,7 +152,7 @@ cnn_status cnn_dataset_load_folder(cnn_dataset *ds, const char *dir, int c, int 
         names_free(&classes);
         return s;
     }
-    *ds = (cnn_dataset){(int)total, c, h, w, images, labels, classes.n};
+    *ds = (cnn_dataset){(int)total, c, h, w, images, labels, classes.n, NULL};
     if (class_names) {
         *class_names = classes.v; /* handed over */
     } else {

@@ -9,12 +9,16 @@
  * than the stream delivers. Any error names the file and, where it applies,
  * the byte offset (in the decompressed data for gzip). */
 #include "../core/core.h"
+#include "data.h"
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include <zlib.h>
 
 /* A dataset larger than this is refused as absurd (pixels or labels). */
@@ -260,7 +264,91 @@ static cnn_status read_payload(idx_reader *r, size_t off, size_t bytes, const ch
     return CNN_OK;
 }
 
-static cnn_status load_images(const char *path, int *n, int *h, int *w, uint8_t **images) {
+/* An images file kept open (cnn_dataset_open_idx): samples are read per batch. */
+struct cnn_dataset_file {
+    int fd;
+    size_t sample;      /* bytes of one sample */
+    int failed;         /* a read failed: msg holds the first error */
+    pthread_mutex_t mu; /* guards failed and msg (the prefetch thread reads too) */
+    char msg[4400];
+    char path[4096];
+};
+
+/* Keep the file open instead of reading the payload (a raw regular file). */
+static cnn_status open_payload(idx_reader *r, size_t bytes, const char *what, size_t sample,
+                               struct cnn_dataset_file **out) {
+    uint64_t need = 16 + (uint64_t)bytes;
+    if (r->file_len < need)
+        return cnn_fail(CNN_ERR_FORMAT,
+                        "%s: truncated: header declares %s = %zu bytes at offset 16, file has "
+                        "%" PRIu64 " bytes",
+                        r->path, what, bytes, r->file_len);
+    if (r->file_len > need)
+        return cnn_fail(CNN_ERR_FORMAT,
+                        "%s: header declares %s = %zu bytes at offset 16, but the file has "
+                        "%" PRIu64 " bytes (%" PRIu64 " extra at offset %" PRIu64 ")",
+                        r->path, what, bytes, r->file_len, r->file_len - need, need);
+    struct cnn_dataset_file *f = calloc(1, sizeof *f);
+    if (!f) return cnn_fail(CNN_ERR_NOMEM, "%s: out of memory", r->path);
+    f->fd = open(r->path, O_RDONLY | O_CLOEXEC);
+    if (f->fd < 0) {
+        free(f);
+        return cnn_fail(CNN_ERR_IO, "%s: %s", r->path, strerror(errno));
+    }
+    f->sample = sample;
+    snprintf(f->path, sizeof f->path, "%s", r->path);
+    pthread_mutex_init(&f->mu, NULL);
+    *out = f;
+    return CNN_OK;
+}
+
+static void file_close(struct cnn_dataset_file *f) {
+    if (!f) return;
+    close(f->fd);
+    pthread_mutex_destroy(&f->mu);
+    free(f);
+}
+
+const uint8_t *cnn_dataset_sample(const cnn_dataset *ds, int k, uint8_t *buf) {
+    struct cnn_dataset_file *f = cnn_dataset_file_of(ds);
+    if (!f) return ds->images + (size_t)k * ((size_t)ds->c * ds->h * ds->w);
+    off_t at = (off_t)(16 + (uint64_t)k * f->sample);
+    size_t done = 0;
+    while (done < f->sample) {
+        ssize_t got = pread(f->fd, buf + done, f->sample - done, at + (off_t)done);
+        if (got > 0) {
+            done += (size_t)got;
+            continue;
+        }
+        if (got < 0 && errno == EINTR) continue;
+        int e = got < 0 ? errno : 0;
+        pthread_mutex_lock(&f->mu);
+        if (!f->failed) {
+            f->failed = 1;
+            snprintf(f->msg, sizeof f->msg, "%s: %s at offset %" PRIu64 " (sample %d)", f->path,
+                     e ? strerror(e) : "the file ended early (changed since it was opened?)",
+                     (uint64_t)at + done, k);
+        }
+        pthread_mutex_unlock(&f->mu);
+        memset(buf, 0, f->sample);
+        break;
+    }
+    return buf;
+}
+
+cnn_status cnn_dataset_read_status(const cnn_dataset *ds) {
+    struct cnn_dataset_file *f = cnn_dataset_file_of(ds);
+    if (!f) return CNN_OK;
+    pthread_mutex_lock(&f->mu);
+    cnn_status s = f->failed ? cnn_fail(CNN_ERR_IO, "%s", f->msg) : CNN_OK;
+    pthread_mutex_unlock(&f->mu);
+    return s;
+}
+
+/* Read an images file; with file != NULL a raw regular file is kept open
+ * (*file set, *images NULL) instead of read. */
+static cnn_status load_images(const char *path, int *n, int *h, int *w, uint8_t **images,
+                              struct cnn_dataset_file **file) {
     idx_reader *r = malloc(sizeof *r);
     if (!r) return cnn_fail(CNN_ERR_NOMEM, "%s: out of memory", path);
     cnn_status s = reader_open(r, path);
@@ -285,7 +373,10 @@ static cnn_status load_images(const char *path, int *n, int *h, int *w, uint8_t 
                      "%s: absurd size: header declares %s at offset 4, more than the limit of "
                      "%zu bytes",
                      path, what, IDX_MAX_BYTES);
-    if (s == CNN_OK) s = read_payload(r, 16, bytes, what, images);
+    if (s == CNN_OK && file && !r->gz && r->len_known)
+        s = open_payload(r, bytes, what, (size_t)d[1] * d[2], file);
+    else if (s == CNN_OK)
+        s = read_payload(r, 16, bytes, what, images);
     reader_close(r);
     free(r);
     if (s != CNN_OK) return s;
@@ -321,21 +412,25 @@ static cnn_status load_labels(const char *path, int *n, uint8_t **labels) {
     return CNN_OK;
 }
 
-cnn_status cnn_dataset_load_idx(cnn_dataset *ds, const char *images_path, const char *labels_path) {
+static cnn_status load_idx(cnn_dataset *ds, const char *images_path, const char *labels_path,
+                           int keep_open) {
     if (!ds || !images_path || !labels_path)
         return cnn_fail(CNN_ERR_ARG, "cnn_dataset_load_idx: NULL argument");
     memset(ds, 0, sizeof *ds);
     int n = 0, h = 0, w = 0, nl = 0;
     uint8_t *images = NULL, *labels = NULL;
-    cnn_status s = load_images(images_path, &n, &h, &w, &images);
+    struct cnn_dataset_file *file = NULL;
+    cnn_status s = load_images(images_path, &n, &h, &w, &images, keep_open ? &file : NULL);
     if (s != CNN_OK) return s;
     s = load_labels(labels_path, &nl, &labels);
     if (s != CNN_OK) {
         free(images);
+        file_close(file);
         return s;
     }
     if (nl != n) {
         free(images);
+        file_close(file);
         free(labels);
         return cnn_fail(CNN_ERR_FORMAT, "%s: count mismatch: %d labels, but %s has %d images",
                         labels_path, nl, images_path, n);
@@ -350,11 +445,21 @@ cnn_status cnn_dataset_load_idx(cnn_dataset *ds, const char *images_path, const 
     ds->images = images;
     ds->labels = labels;
     ds->classes = max + 1;
+    ds->file = file;
     return CNN_OK;
+}
+
+cnn_status cnn_dataset_load_idx(cnn_dataset *ds, const char *images_path, const char *labels_path) {
+    return load_idx(ds, images_path, labels_path, 0);
+}
+
+cnn_status cnn_dataset_open_idx(cnn_dataset *ds, const char *images_path, const char *labels_path) {
+    return load_idx(ds, images_path, labels_path, 1);
 }
 
 void cnn_dataset_free(cnn_dataset *ds) {
     if (!ds) return;
+    file_close(cnn_dataset_file_of(ds));
     free(ds->images);
     free(ds->labels);
     memset(ds, 0, sizeof *ds);

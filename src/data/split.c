@@ -1,5 +1,6 @@
 /* split.c — copies and a seeded train/validation split of a dataset. */
 #include "../core/core.h"
+#include "data.h"
 #include <stdlib.h>
 #include <string.h>
 
@@ -15,18 +16,27 @@ static cnn_status take(cnn_dataset *dst, const cnn_dataset *src, const int *idx,
     int max = 0;
     for (int i = 0; i < n; i++) {
         int k = idx ? idx[i] : i;
-        memcpy(images + (size_t)i * sample, src->images + (size_t)k * sample, sample);
+        uint8_t *to = images + (size_t)i * sample;
+        const uint8_t *from = cnn_dataset_sample(src, k, to);
+        if (from != to) memcpy(to, from, sample);
         labels[i] = src->labels[k];
         if (labels[i] > max) max = labels[i];
     }
-    *dst = (cnn_dataset){n, src->c, src->h, src->w, images, labels, max + 1};
+    cnn_status s = cnn_dataset_read_status(src);
+    if (s != CNN_OK) {
+        free(images);
+        free(labels);
+        return s;
+    }
+    *dst = (cnn_dataset){n, src->c, src->h, src->w, images, labels, max + 1, NULL};
     /* Keep the source's class count: a part may lack the last class. */
     if (src->classes > dst->classes) dst->classes = src->classes;
     return CNN_OK;
 }
 
 cnn_status cnn_dataset_copy(cnn_dataset *dst, const cnn_dataset *src, int n) {
-    if (!dst || !src || !src->images) return cnn_fail(CNN_ERR_ARG, "cnn_dataset_copy: no dataset");
+    if (!dst || !src || !(src->images || cnn_dataset_file_of(src)))
+        return cnn_fail(CNN_ERR_ARG, "cnn_dataset_copy: no dataset");
     if (n <= 0 || n > src->n) n = src->n;
     return take(dst, src, NULL, n);
 }
@@ -38,7 +48,7 @@ static int cmp_int(const void *a, const void *b) {
 
 cnn_status cnn_dataset_split(const cnn_dataset *src, double val, uint64_t seed, cnn_dataset *train,
                              cnn_dataset *valid) {
-    if (!src || !train || !valid || !src->images)
+    if (!src || !train || !valid || !(src->images || cnn_dataset_file_of(src)))
         return cnn_fail(CNN_ERR_ARG, "cnn_dataset_split: no dataset");
     memset(train, 0, sizeof *train);
     memset(valid, 0, sizeof *valid);

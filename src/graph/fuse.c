@@ -18,9 +18,10 @@
  * where each member's output feeds only the next member (and is not the net's
  * output). The group's result goes straight into the LAST member's output;
  * the outputs of the earlier members are not written by an inference forward
- * (cnn_net_set_fusion(net, 0) keeps every layer's output, e.g. for feature
- * maps). For a memory planner: a group is one step that reads the head's
- * inputs and writes the tail's output. Training never uses this path. */
+ * (cnn_net_set_fusion(net, 0) or cnn_net_keep_outputs(net, 1) keep every
+ * layer's output). For the memory plan (plan.c): a group reads the head's
+ * inputs and writes the tail's output at the head's step, so the tail's
+ * buffer lives from there (cnn_fuse_tail). Training never uses this path. */
 #include "net_internal.h"
 #include <stdlib.h>
 #include <string.h>
@@ -164,6 +165,11 @@ void cnn_fuse_forward(cnn_net *net, const float *x, int n) {
         l->ops->forward_ep(l, xs, n, &e, net->layers[g->tail].y, net->scratch);
         i = g->tail;
     }
+}
+
+int cnn_fuse_tail(const cnn_net *net, int i) {
+    const cnn_fuse_plan *p = net->fuse;
+    return p && p->group_at[i] >= 0 ? p->groups[p->group_at[i]].tail : -1;
 }
 
 int cnn_fuse_groups(const cnn_net *net) {

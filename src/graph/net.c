@@ -7,6 +7,7 @@
  * Where one output feeds several layers, backward sums their gradients. */
 #include "../kernels/softmax.h"
 #include "net_internal.h"
+#include <math.h>
 #include <omp.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,6 +31,7 @@ static void unplan(cnn_net *net) {
     cnn_free_floats(net->arena);
     net->arena = NULL;
     net->planned_n = 0;
+    net->planned_train = 0;
 }
 
 void cnn_net_free(cnn_net *net) {
@@ -198,80 +200,28 @@ cnn_status cnn_net_build(cnn_net *net, uint64_t seed) {
     return CNN_OK;
 }
 
-/* ---- memory plan ------------------------------------------------------- */
+/* ---- memory plan (plan.c) --------------------------------------------- */
 
-/* total += count rounded up to 16 floats (64 bytes), as TAKE below lays the
- * buffers out; false on overflow. */
-static bool add_buffer(size_t *total, size_t count) {
-    size_t r;
-    return cnn_add_size(count, 15, &r) && cnn_add_size(*total, r & ~(size_t)15, total);
-}
-
-/* Size every buffer for a batch of n: activations and their gradients, the
- * state each layer keeps for backward, one shared scratch, the input
- * gradient and the fan-out sums. One allocation. */
-static cnn_status plan(cnn_net *net, int n) {
-    int threads = omp_get_max_threads();
-    size_t total = 0, scratch = 0, fanout = 0, in_size, out, fo, sz;
-    bool ok = cnn_mul_size(cnn_shape_size(net->in_shape), (size_t)n, &in_size);
-    for (int i = 0; i < net->n_layers && ok; i++) {
-        cnn_layer *l = &net->layers[i];
-        size_t st = 0, sc = 0;
-        if (l->ops->state_size) st = l->ops->state_size(l, n);
-        if (l->ops->scratch_size) sc = l->ops->scratch_size(l, n, threads);
-        fo = 0;
-        for (int j = 0; j < l->n_in && ok; j++)
-            ok = cnn_mul_size(cnn_shape_size(l->in[j]), (size_t)n, &sz) && add_buffer(&fo, sz);
-        if (sc > scratch) scratch = sc;
-        if (fo > fanout) fanout = fo;
-        ok = ok && cnn_mul_size(cnn_shape_size(l->out), (size_t)n, &out) &&
-             add_buffer(&total, out) && add_buffer(&total, out) && add_buffer(&total, st);
-    }
-    ok = ok && add_buffer(&total, scratch) && add_buffer(&total, fanout) &&
-         add_buffer(&total, in_size);
-    if (!ok || total > CNN_MAX_PLAN_BYTES / sizeof(float))
-        return cnn_fail(CNN_ERR_NOMEM, "%s: batch %d needs too much memory", net->filename, n);
-    unplan(net);
-    float *p = cnn_alloc_floats(total);
-    if (!p)
-        return cnn_fail(CNN_ERR_NOMEM, "%s: out of memory planning %zu MB for batch %d",
-                        net->filename, total * sizeof(float) >> 20, n);
-    net->arena = p;
-    /* Keep every buffer 64-byte aligned. */
-#define TAKE(dst, count)                                                                           \
-    do {                                                                                           \
-        (dst) = p;                                                                                 \
-        p += ((count) + 15) & ~(size_t)15;                                                         \
-    } while (0)
-    for (int i = 0; i < net->n_layers; i++) {
-        cnn_layer *l = &net->layers[i];
-        size_t out = cnn_shape_size(l->out) * (size_t)n;
-        TAKE(l->y, out);
-        TAKE(l->dy, out);
-        TAKE(l->state, l->ops->state_size ? l->ops->state_size(l, n) : 0);
-    }
-    TAKE(net->scratch, scratch);
-    TAKE(net->fanout, fanout);
-    TAKE(net->dx_in, in_size);
-#undef TAKE
-    net->planned_n = n;
-    net->planned_threads = threads;
-    return CNN_OK;
-}
-
-static cnn_status ensure_plan(cnn_net *net, int n) {
+/* A plan for batches up to n: a training plan also serves inference, but an
+ * inference pass larger than the training batch gets an inference plan (a
+ * training plan at that batch would be several times larger). */
+static cnn_status ensure_plan(cnn_net *net, int n, int train) {
     if (!net->built) return cnn_fail(CNN_ERR_ARG, "%s: the net is not built", net->filename);
     if (n <= 0) return cnn_fail(CNN_ERR_ARG, "batch size must be positive, got %d", n);
-    if (n > net->planned_n || omp_get_max_threads() != net->planned_threads) return plan(net, n);
+    if (n > net->planned_n || omp_get_max_threads() != net->planned_threads ||
+        (train && !net->planned_train) || net->keep_outputs != net->planned_keep) {
+        int keep_train = net->planned_train && n <= net->planned_n;
+        return cnn_net_plan(net, n > net->planned_n ? n : net->planned_n, train || keep_train);
+    }
     return CNN_OK;
 }
 
 /* ---- forward and backward ---------------------------------------------- */
 
 cnn_status cnn_net_forward(cnn_net *net, const float *x, int n, int train, const float **y) {
-    cnn_status s = ensure_plan(net, n);
+    cnn_status s = ensure_plan(net, n, train);
     if (s != CNN_OK) return s;
-    if (!train && net->fuse && !net->fusion_off) {
+    if (!train && net->fuse && !net->fusion_off && !net->keep_outputs) {
         cnn_fuse_forward(net, x, n);
     } else {
         for (int i = 0; i < net->n_layers; i++) {
@@ -368,7 +318,12 @@ cnn_status cnn_net_train_step(cnn_net *net, const float *x, const uint8_t *label
     s = cnn_softmax_xent(logits->y, labels, n, logits->out.c, label_smoothing, logits->dy, &l,
                          &hits);
     if (s != CNN_OK) return s;
-    backward_from(net, (int)(logits - net->layers));
+    if (isfinite(l)) {
+        backward_from(net, (int)(logits - net->layers));
+    } else { /* keep the forward's outputs for the diagnosis; no gradient */
+        for (size_t i = 0; i < net->n_params; i++)
+            net->grads[i] = NAN;
+    }
     if (loss) *loss = l;
     if (correct) *correct = hits;
     return CNN_OK;

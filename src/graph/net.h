@@ -20,10 +20,15 @@ cnn_rng *cnn_net_rng(cnn_net *net);
 /* Compute the input gradient in backward (default on; the trainer turns it off). */
 void cnn_net_set_input_grad(cnn_net *net, int on);
 
+/* Give every layer's output its own buffer, valid after forward (for tools
+ * that show intermediate outputs); by default buffers are reused once dead. */
+void cnn_net_keep_outputs(cnn_net *net, int on);
+/* Bytes of the current activation plan (0 before the first forward). */
+size_t cnn_net_plan_bytes(const cnn_net *net);
 /* Inference fusion (src/graph/fuse.c), on by default: with train = 0,
  * conv/add -> batchnorm -> relu groups run as one pass and only the group's
- * last layer's output is written. Off: every layer's output is kept (feature
- * maps), at the cost of the extra passes. */
+ * last layer's output is written. Off (or cnn_net_keep_outputs(net, 1)): every
+ * layer's output is written, at the cost of the extra passes. */
 void cnn_net_set_fusion(cnn_net *net, int on);
 /* How many fused groups the net has (0 before it is built). */
 int cnn_fuse_groups(const cnn_net *net);

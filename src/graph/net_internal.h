@@ -22,9 +22,11 @@ struct cnn_net {
     float *params, *grads, *buffers; /* one block each */
     size_t n_params, n_buffers;
     cnn_rng rng; /* dropout */
-    /* The plan: every activation buffer for a batch of planned_n. */
+    /* The plan (plan.c): every activation buffer for a batch of planned_n. */
     float *arena, *scratch, *fanout, *dx_in;
-    int planned_n, planned_threads;
+    int planned_n, planned_threads, planned_train, planned_keep;
+    size_t plan_floats;
+    int keep_outputs;       /* every output its own buffer, kept after forward */
     unsigned char *touched; /* backward: which outputs got a gradient */
     int want_input_grad;
     int api_lines; /* lines added with cnn_net_add */
@@ -35,12 +37,17 @@ struct cnn_net {
     int fusion_off;      /* cnn_net_set_fusion(net, 0) */
 };
 
+/* Plan the activation memory for batches of up to n (plan.c): training
+ * (gradients, and what backward reads kept alive) or inference only. */
+cnn_status cnn_net_plan(cnn_net *net, int n, int train);
 /* Inference fusion (fuse.c): groups of conv/add -> batchnorm -> relu run as
  * one pass when cnn_net_forward has train = 0. Built by cnn_net_build. */
 cnn_status cnn_fuse_build(cnn_net *net);
 void cnn_fuse_free(cnn_fuse_plan *p);
 /* The inference forward of every layer with the groups fused (plan ready). */
 void cnn_fuse_forward(cnn_net *net, const float *x, int n);
+/* The last layer of the inference group layer i heads, or -1. */
+int cnn_fuse_tail(const cnn_net *net, int i);
 
 /* Add a layer of `type` with the options o (file and line set). */
 cnn_status cnn_net_add_layer(cnn_net *net, cnn_opts *o, const char *type);

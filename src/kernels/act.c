@@ -15,20 +15,26 @@ void cnn_relu_forward(const float *x, float *y, size_t n) {
 
 void cnn_relu_backward(const float *x, const float *dy, float *dx, size_t n) {
 #pragma omp parallel for simd if (n >= ACT_PAR_MIN) schedule(static)
-    for (size_t i = 0; i < n; i++)
-        dx[i] = x[i] > 0.0f ? dy[i] : 0.0f;
+    for (size_t i = 0; i < n; i++) {
+        const float d = dy[i]; /* loaded unconditionally, so the select vectorises */
+        dx[i] = x[i] > 0.0f ? d : 0.0f;
+    }
 }
 
 void cnn_leaky_relu_forward(const float *x, float *y, size_t n, float slope) {
 #pragma omp parallel for simd if (n >= ACT_PAR_MIN) schedule(static)
-    for (size_t i = 0; i < n; i++)
-        y[i] = x[i] > 0.0f ? x[i] : x[i] * slope;
+    for (size_t i = 0; i < n; i++) {
+        const float v = x[i];
+        y[i] = v > 0.0f ? v : v * slope;
+    }
 }
 
 void cnn_leaky_relu_backward(const float *x, const float *dy, float *dx, size_t n, float slope) {
 #pragma omp parallel for simd if (n >= ACT_PAR_MIN) schedule(static)
-    for (size_t i = 0; i < n; i++)
-        dx[i] = x[i] > 0.0f ? dy[i] : dy[i] * slope;
+    for (size_t i = 0; i < n; i++) {
+        const float d = dy[i];
+        dx[i] = x[i] > 0.0f ? d : d * slope;
+    }
 }
 
 void cnn_elu_forward(const float *x, float *y, size_t n, float alpha) {

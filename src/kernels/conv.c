@@ -1,6 +1,7 @@
 /* conv.c — fast 2-D convolution (torch.nn.Conv2d semantics): im2col / col2im
  * and GEMM per image and group, batches split over OpenMP threads. See conv.h. */
 #include "conv.h"
+#include "depthwise.h"
 #include "gemm.h"
 #include <limits.h>
 #include <omp.h>
@@ -174,7 +175,7 @@ size_t cnn_conv_work_size(const cnn_conv_geom *g) {
         size_t n = shifted_n(g), ckk = (size_t)g->c * g->kh * g->kw;
         return align16(shifted_pad_size(g)) + align16(ckk * n) + align16((size_t)g->k * n);
     }
-    return cnn_conv_is_pointwise(g) ? 0 : cnn_conv_col_size(g);
+    return cnn_conv_is_pointwise(g) || cnn_conv_is_depthwise(g) ? 0 : cnn_conv_col_size(g);
 }
 
 /* x (C,H,W) into xp (C,Hp,Wp) with zero borders, and the slack zeroed. */
@@ -304,6 +305,10 @@ void cnn_conv_forward(const cnn_conv_geom *g, const float *x, const float *w, co
         shifted_forward(g, x, w, b, y, col);
         return;
     }
+    if (cnn_conv_is_depthwise(g)) {
+        cnn_dw_forward(g, x, w, b, y);
+        return;
+    }
     const int cg = g->c / g->groups, kg = g->k / g->groups;
     const int ckk = cg * g->kh * g->kw, ohw = g->oh * g->ow;
     const size_t hw = (size_t)g->h * g->w;
@@ -337,6 +342,10 @@ void cnn_conv_backward(const cnn_conv_geom *g, const float *x, const float *w, c
                        float *dx, float *dw, float *db, float *col) {
     if (is_shifted(g)) {
         shifted_backward(g, x, w, dy, dx, dw, db, col);
+        return;
+    }
+    if (cnn_conv_is_depthwise(g)) {
+        cnn_dw_backward(g, x, w, dy, dx, dw, db);
         return;
     }
     const int cg = g->c / g->groups, kg = g->k / g->groups;

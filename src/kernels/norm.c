@@ -2,21 +2,74 @@
 #include "norm.h"
 #include <math.h>
 
+/* Row sums over 16 float lanes (GCC vectorises them: a single serial chain of
+ * double adds, as these kernels had before, does not vectorise and was 15% of
+ * training a small ResNet). Each row's lanes are added in a fixed order and
+ * the row total is accumulated in double, so the result does not depend on
+ * the vector width the compiler picks. */
+#define LANES 16
+
+static inline double lanes_total(const float *lane) {
+    double s = 0;
+    for (int u = 0; u < LANES; u++)
+        s += lane[u];
+    return s;
+}
+
+/* sum(p[0..n)) */
+static double row_sum(const float *restrict p, int n) {
+    float lane[LANES] = {0};
+    int j = 0;
+    for (; j + LANES <= n; j += LANES)
+        for (int u = 0; u < LANES; u++)
+            lane[u] += p[j + u];
+    for (int u = 0; j < n; j++, u++)
+        lane[u] += p[j];
+    return lanes_total(lane);
+}
+
+/* sum((p - mh - ml)^2) */
+static double row_sqdev(const float *restrict p, int n, float mh, float ml) {
+    float lane[LANES] = {0};
+    int j = 0;
+    for (; j + LANES <= n; j += LANES)
+        for (int u = 0; u < LANES; u++) {
+            float d = (p[j + u] - mh) - ml;
+            lane[u] += d * d;
+        }
+    for (int u = 0; j < n; j++, u++) {
+        float d = (p[j] - mh) - ml;
+        lane[u] += d * d;
+    }
+    return lanes_total(lane);
+}
+
+/* sum(dy) and sum(dy * (x - mh - ml) * invstd) */
+static void row_dy_sums(const float *restrict x, const float *restrict dy, int n, float mh,
+                        float ml, float invstd, double *sd, double *sdx) {
+    float a[LANES] = {0}, b[LANES] = {0};
+    int j = 0;
+    for (; j + LANES <= n; j += LANES)
+        for (int u = 0; u < LANES; u++) {
+            a[u] += dy[j + u];
+            b[u] += dy[j + u] * (((x[j + u] - mh) - ml) * invstd);
+        }
+    for (int u = 0; j < n; j++, u++) {
+        a[u] += dy[j];
+        b[u] += dy[j] * (((x[j] - mh) - ml) * invstd);
+    }
+    *sd += lanes_total(a);
+    *sdx += lanes_total(b);
+}
+
 void cnn_bn_stats(int n, int c, int hw, int ch, const float *x, double *mean, double *var) {
     double s = 0;
-    for (int i = 0; i < n; i++) {
-        const float *p = x + ((size_t)i * c + ch) * hw;
-        for (int j = 0; j < hw; j++)
-            s += p[j];
-    }
+    for (int i = 0; i < n; i++)
+        s += row_sum(x + ((size_t)i * c + ch) * hw, hw);
     double m = (double)n * hw, mu = s / m, v = 0;
-    for (int i = 0; i < n; i++) {
-        const float *p = x + ((size_t)i * c + ch) * hw;
-        for (int j = 0; j < hw; j++) {
-            double d = p[j] - mu;
-            v += d * d;
-        }
-    }
+    const float mh = (float)mu, ml = (float)(mu - mh);
+    for (int i = 0; i < n; i++)
+        v += row_sqdev(x + ((size_t)i * c + ch) * hw, hw, mh, ml);
     *mean = mu;
     *var = v / m;
 }
@@ -26,8 +79,10 @@ void cnn_bn_apply(int n, int c, int hw, int ch, const float *x, double mean, flo
     const float scale = gamma * invstd, mh = (float)mean, ml = (float)(mean - mh);
     for (int i = 0; i < n; i++) {
         size_t o = ((size_t)i * c + ch) * hw;
+        const float *restrict xr = x + o;
+        float *restrict yr = y + o;
         for (int j = 0; j < hw; j++)
-            y[o + j] = ((x[o + j] - mh) - ml) * scale + beta;
+            yr[j] = ((xr[j] - mh) - ml) * scale + beta;
     }
 }
 
@@ -38,10 +93,7 @@ void cnn_bn_backward(int n, int c, int hw, int ch, const float *x, const float *
     double sd = 0, sdx = 0;
     for (int i = 0; i < n; i++) {
         size_t o = ((size_t)i * c + ch) * hw;
-        for (int j = 0; j < hw; j++) {
-            sd += dy[o + j];
-            sdx += (double)dy[o + j] * (((x[o + j] - mh) - ml) * invstd);
-        }
+        row_dy_sums(x + o, dy + o, hw, mh, ml, invstd, &sd, &sdx);
     }
     *sum_dy = sd;
     *sum_dy_xhat = sdx;
@@ -50,8 +102,10 @@ void cnn_bn_backward(int n, int c, int hw, int ch, const float *x, const float *
     if (!batch_stats) {
         for (int i = 0; i < n; i++) {
             size_t o = ((size_t)i * c + ch) * hw;
+            const float *restrict dyr = dy + o;
+            float *restrict dxr = dx + o;
             for (int j = 0; j < hw; j++)
-                dx[o + j] = g * dy[o + j];
+                dxr[j] = g * dyr[j];
         }
         return;
     }
@@ -59,9 +113,11 @@ void cnn_bn_backward(int n, int c, int hw, int ch, const float *x, const float *
     const float mean_dy = (float)(sd / m), mean_dy_xhat = (float)(sdx / m);
     for (int i = 0; i < n; i++) {
         size_t o = ((size_t)i * c + ch) * hw;
+        const float *restrict xr = x + o, *restrict dyr = dy + o;
+        float *restrict dxr = dx + o;
         for (int j = 0; j < hw; j++) {
-            float xhat = ((x[o + j] - mh) - ml) * invstd;
-            dx[o + j] = g * (dy[o + j] - mean_dy - xhat * mean_dy_xhat);
+            float xhat = ((xr[j] - mh) - ml) * invstd;
+            dxr[j] = g * (dyr[j] - mean_dy - xhat * mean_dy_xhat);
         }
     }
 }

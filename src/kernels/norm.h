@@ -4,7 +4,8 @@
  *   training normalises with the batch mean and the biased batch variance of
  *   each channel; evaluation with the running statistics. The kernels work on
  *   one channel ch of x (N,C,HW), so a caller can split channels over threads;
- *   sums over the N*HW values are accumulated in double, in a fixed order.
+ *   sums over the N*HW values are taken per row in 16 float lanes and the
+ *   row totals accumulated in double, in a fixed order.
  * LocalResponseNorm (https://pytorch.org/docs/stable/generated/torch.nn.LocalResponseNorm.html):
  *   y_c = x_c / (k + alpha/size * sum_{j=c-size/2}^{c+(size-1)/2} x_j^2)^beta,
  *   channels outside 0..C-1 counting as zero (torch pads size/2 channels in

@@ -41,6 +41,7 @@ static void relu_backward(cnn_layer *l, const float *const *x, float *const *dx,
 
 const cnn_layer_ops cnn_relu_ops = {
     .type = "relu",
+    .mem = CNN_MEM_NO_Y | CNN_MEM_INPLACE,
     .min_inputs = 1,
     .max_inputs = 1,
     .shape = act_shape,
@@ -79,6 +80,7 @@ static void leaky_describe(const cnn_layer *l, char *buf, size_t len) {
 
 const cnn_layer_ops cnn_leaky_relu_ops = {
     .type = "leaky_relu",
+    .mem = CNN_MEM_NO_Y,
     .opt_size = sizeof(leaky_opt),
     .min_inputs = 1,
     .max_inputs = 1,
@@ -114,6 +116,7 @@ static void elu_describe(const cnn_layer *l, char *buf, size_t len) {
 
 const cnn_layer_ops cnn_elu_ops = {
     .type = "elu",
+    .mem = CNN_MEM_NO_Y,
     .opt_size = sizeof(elu_opt),
     .min_inputs = 1,
     .max_inputs = 1,
@@ -137,6 +140,7 @@ static void sigmoid_backward(cnn_layer *l, const float *const *x, float *const *
 
 const cnn_layer_ops cnn_sigmoid_ops = {
     .type = "sigmoid",
+    .mem = CNN_MEM_NO_X | CNN_MEM_INPLACE,
     .min_inputs = 1,
     .max_inputs = 1,
     .shape = act_shape,
@@ -157,6 +161,7 @@ static void tanh_backward(cnn_layer *l, const float *const *x, float *const *dx,
 
 const cnn_layer_ops cnn_tanh_ops = {
     .type = "tanh",
+    .mem = CNN_MEM_NO_X | CNN_MEM_INPLACE,
     .min_inputs = 1,
     .max_inputs = 1,
     .shape = act_shape,

@@ -59,6 +59,7 @@ static void adaptive_describe(const cnn_layer *l, char *buf, size_t len) {
 
 const cnn_layer_ops cnn_adaptive_avgpool_ops = {
     .type = "adaptive_avgpool",
+    .mem = CNN_MEM_NO_X | CNN_MEM_NO_Y,
     .opt_size = sizeof(adaptive_opt),
     .min_inputs = 1,
     .max_inputs = 1,

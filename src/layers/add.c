@@ -63,6 +63,7 @@ static void add_backward(cnn_layer *l, const float *const *x, float *const *dx, 
 
 const cnn_layer_ops cnn_add_ops = {
     .type = "add",
+    .mem = CNN_MEM_NO_X | CNN_MEM_NO_Y,
     .min_inputs = 2,
     .max_inputs = CNN_MAX_INPUTS,
     .shape = add_shape,

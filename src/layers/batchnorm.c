@@ -153,6 +153,7 @@ static void bn_describe(const cnn_layer *l, char *buf, size_t len) {
 
 const cnn_layer_ops cnn_batchnorm_ops = {
     .type = "batchnorm",
+    .mem = CNN_MEM_NO_Y,
     .opt_size = sizeof(bn_opt),
     .min_inputs = 1,
     .max_inputs = 1,

@@ -55,6 +55,7 @@ static void clip_describe(const cnn_layer *l, char *buf, size_t len) {
 
 const cnn_layer_ops cnn_clip_ops = {
     .type = "clip",
+    .mem = CNN_MEM_NO_Y,
     .opt_size = sizeof(clip_opt),
     .min_inputs = 1,
     .max_inputs = 1,

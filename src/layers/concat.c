@@ -56,6 +56,7 @@ static void concat_backward(cnn_layer *l, const float *const *x, float *const *d
 
 const cnn_layer_ops cnn_concat_ops = {
     .type = "concat",
+    .mem = CNN_MEM_NO_X | CNN_MEM_NO_Y,
     .min_inputs = 2,
     .max_inputs = CNN_MAX_INPUTS,
     .shape = concat_shape,

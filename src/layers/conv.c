@@ -172,6 +172,7 @@ static void conv_describe(const cnn_layer *l, char *buf, size_t len) {
 
 const cnn_layer_ops cnn_conv_ops = {
     .type = "conv",
+    .mem = CNN_MEM_NO_Y,
     .opt_size = sizeof(conv_opt),
     .min_inputs = 1,
     .max_inputs = 1,

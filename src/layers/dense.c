@@ -111,6 +111,7 @@ static void dense_describe(const cnn_layer *l, char *buf, size_t len) {
 
 const cnn_layer_ops cnn_dense_ops = {
     .type = "dense",
+    .mem = CNN_MEM_NO_Y,
     .opt_size = sizeof(dense_opt),
     .min_inputs = 1,
     .max_inputs = 1,

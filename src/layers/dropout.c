@@ -71,6 +71,7 @@ static void dropout_describe(const cnn_layer *l, char *buf, size_t len) {
 
 const cnn_layer_ops cnn_dropout_ops = {
     .type = "dropout",
+    .mem = CNN_MEM_NO_X | CNN_MEM_NO_Y | CNN_MEM_INPLACE,
     .opt_size = sizeof(dropout_opt),
     .min_inputs = 1,
     .max_inputs = 1,

@@ -27,6 +27,7 @@ static void flatten_backward(cnn_layer *l, const float *const *x, float *const *
 
 const cnn_layer_ops cnn_flatten_ops = {
     .type = "flatten",
+    .mem = CNN_MEM_NO_X | CNN_MEM_NO_Y | CNN_MEM_INPLACE,
     .min_inputs = 1,
     .max_inputs = 1,
     .shape = flatten_shape,

@@ -24,8 +24,20 @@ typedef struct {
     size_t offset; /* floats from the start of l->params or l->buffers */
 } cnn_tensor_desc;
 
+/* Memory hints of a layer type for the activation plan (src/graph/plan.c).
+ * 0 is always safe: the plan then keeps x and y alive until the backward. */
+enum {
+    CNN_MEM_NO_X = 1, /* backward does not read x */
+    CNN_MEM_NO_Y = 2, /* backward does not read l->y */
+    /* One input of the output's size; forward works with l->y == x[0] and
+     * backward with dx[0] == l->dy (elementwise), and backward gives the same
+     * result when x[0] holds l->y instead of the input (ReLU: y > 0 iff x > 0). */
+    CNN_MEM_INPLACE = 4,
+};
+
 typedef struct cnn_layer_ops {
     const char *type; /* model-file name, e.g. "conv" */
+    unsigned mem;     /* CNN_MEM_* hints for the memory plan */
     size_t opt_size;  /* bytes of the type's options struct at l->opt */
     int min_inputs, max_inputs;
     /* Read options from o into l->opt (zeroed). Unread keys are an error,

@@ -131,6 +131,7 @@ static void pad_describe(const cnn_layer *l, char *buf, size_t len) {
 
 const cnn_layer_ops cnn_pad_ops = {
     .type = "pad",
+    .mem = CNN_MEM_NO_X | CNN_MEM_NO_Y,
     .opt_size = sizeof(pad_opt),
     .min_inputs = 1,
     .max_inputs = 1,

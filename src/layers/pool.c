@@ -5,6 +5,7 @@
  * src/kernels/pool.c; images are split over OpenMP threads. */
 #include "../kernels/pool.h"
 #include "layer.h"
+#include <omp.h>
 #include <stdio.h>
 
 extern const cnn_layer_ops cnn_avgpool_ops;
@@ -105,39 +106,45 @@ static int worth_threads(int n, size_t in) {
     return (size_t)n * in >= POOL_PAR_MIN;
 }
 
-/* The argmax of every output, int32 in a float-sized slot. */
-static size_t maxpool_state_size(const cnn_layer *l, int n) {
-    return cnn_shape_size(l->out) * (size_t)n;
+/* Backward finds each window's argmax again from x instead of keeping the
+ * argmax from forward: in the usual conv-(batchnorm)-ReLU-pool the input stays
+ * alive until the ReLU's backward anyway, so the planned arena saves the
+ * indices (as large as the output) at no cost. Per thread, one plane's output
+ * and argmax (int32 in float-sized slots). */
+static size_t maxpool_scratch_size(const cnn_layer *l, int n, int nthreads) {
+    return 2 * (size_t)l->out.h * (size_t)l->out.w * (size_t)nthreads;
 }
 
-/* x is (n,C,H,W), y is (n,C,OH,OW); in training the argmax goes to l->state
- * (n,C,OH,OW) for backward (which needs a training forward); inference skips
- * it and takes the kernel's faster path without indices. */
+/* x is (n,C,H,W), y is (n,C,OH,OW). */
 static void maxpool_forward(cnn_layer *l, const float *const *x, int n, int train, float *scratch) {
     cnn_pool_geom g = pool_geom(l);
     size_t in = cnn_shape_size(l->in[0]), out = cnn_shape_size(l->out);
-    int32_t *idx = (int32_t *)l->state;
     const long planes = (long)n * g.c;
     const size_t pin = in / (size_t)g.c, pout = out / (size_t)g.c;
     g.c = 1;
 #pragma omp parallel for schedule(static) if (worth_threads(n, in))
     for (long p = 0; p < planes; p++)
-        cnn_maxpool_forward(&g, x[0] + pin * p, l->y + pout * p, train ? idx + pout * p : NULL);
+        cnn_maxpool_forward(&g, x[0] + pin * p, l->y + pout * p, NULL);
 }
 
-/* dy (n,C,OH,OW) goes to each window's argmax in dx (n,C,H,W), overwritten. */
+/* dy (n,C,OH,OW) goes to each window's argmax in dx (n,C,H,W), overwritten;
+ * the argmax of a plane is found again from x (the same as forward's). The
+ * thread count is the one the net sized scratch for (omp_get_max_threads). */
 static void maxpool_backward(cnn_layer *l, const float *const *x, float *const *dx, int n,
                              float *scratch) {
     if (!dx[0]) return;
     cnn_pool_geom g = pool_geom(l);
     size_t in = cnn_shape_size(l->in[0]), out = cnn_shape_size(l->out);
-    const int32_t *idx = (const int32_t *)l->state;
     const long planes = (long)n * g.c;
     const size_t pin = in / (size_t)g.c, pout = out / (size_t)g.c;
     g.c = 1;
 #pragma omp parallel for schedule(static) if (worth_threads(n, in))
-    for (long p = 0; p < planes; p++)
-        cnn_maxpool_backward(&g, l->dy + pout * p, idx + pout * p, dx[0] + pin * p);
+    for (long p = 0; p < planes; p++) {
+        float *ys = scratch + 2 * pout * (size_t)omp_get_thread_num();
+        int32_t *idx = (int32_t *)(ys + pout);
+        cnn_maxpool_forward(&g, x[0] + pin * p, ys, idx);
+        cnn_maxpool_backward(&g, l->dy + pout * p, idx, dx[0] + pin * p);
+    }
 }
 
 /* x is (n,C,H,W), y is (n,C,OH,OW). */
@@ -212,12 +219,13 @@ static void gap_backward(cnn_layer *l, const float *const *x, float *const *dx, 
 
 const cnn_layer_ops cnn_maxpool_ops = {
     .type = "maxpool",
+    .mem = CNN_MEM_NO_Y,
     .opt_size = sizeof(pool_opt),
     .min_inputs = 1,
     .max_inputs = 1,
     .configure = maxpool_configure,
     .shape = pool_shape,
-    .state_size = maxpool_state_size,
+    .scratch_size = maxpool_scratch_size,
     .forward = maxpool_forward,
     .backward = maxpool_backward,
     .describe = pool_describe,
@@ -225,6 +233,7 @@ const cnn_layer_ops cnn_maxpool_ops = {
 
 const cnn_layer_ops cnn_avgpool_ops = {
     .type = "avgpool",
+    .mem = CNN_MEM_NO_X | CNN_MEM_NO_Y,
     .opt_size = sizeof(pool_opt),
     .min_inputs = 1,
     .max_inputs = 1,
@@ -237,6 +246,7 @@ const cnn_layer_ops cnn_avgpool_ops = {
 
 const cnn_layer_ops cnn_gap_ops = {
     .type = "gap",
+    .mem = CNN_MEM_NO_X | CNN_MEM_NO_Y,
     .min_inputs = 1,
     .max_inputs = 1,
     .shape = gap_shape,

@@ -24,6 +24,7 @@ static void softmax_backward(cnn_layer *l, const float *const *x, float *const *
 
 const cnn_layer_ops cnn_softmax_ops = {
     .type = "softmax",
+    .mem = CNN_MEM_NO_X,
     .min_inputs = 1,
     .max_inputs = 1,
     .shape = softmax_shape,

@@ -63,7 +63,8 @@ cnn_status cnn_evaluate(cnn_net *net, const cnn_dataset *ds, int batch, float *l
     for (int first = 0; first < ds->n && s == CNN_OK; first += batch) {
         int n = ds->n - first < batch ? ds->n - first : batch;
         cnn_dataset_batch(ds, net, NULL, first, n, x, labels);
-        s = cnn_net_forward(net, x, n, 0, NULL);
+        s = cnn_dataset_read_status(ds);
+        if (s == CNN_OK) s = cnn_net_forward(net, x, n, 0, NULL);
         float l = 0;
         int c = 0;
         if (s == CNN_OK)
@@ -190,10 +191,13 @@ static cnn_status save_checkpoint(run *r) {
                                r->o->train->n);
 }
 
-static cnn_status eval_set(cnn_net *net, const cnn_dataset *ds, float *loss, float *acc,
+/* Evaluated in batches of the training batch size, so the activation arena
+ * planned for training serves evaluation too instead of growing to a larger
+ * batch (the accuracy does not depend on the batch size). */
+static cnn_status eval_set(cnn_net *net, const cnn_dataset *ds, int batch, float *loss, float *acc,
                            float *top5) {
     cnn_metrics m;
-    cnn_status s = cnn_evaluate_metrics(net, ds, 256, &m, NULL, NULL);
+    cnn_status s = cnn_evaluate_metrics(net, ds, batch, &m, NULL, NULL);
     if (s != CNN_OK) return s;
     *loss = cnn_metrics_loss(&m);
     *acc = cnn_metrics_top1(&m);
@@ -216,11 +220,11 @@ static cnn_status end_epoch(run *r, int *stop) {
     cnn_status s = CNN_OK;
     if (o->val) {
         e.has_val = 1;
-        s = eval_set(r->net, o->val, &e.val_loss, &e.val_acc, &e.val_top5);
+        s = eval_set(r->net, o->val, r->batch, &e.val_loss, &e.val_acc, &e.val_top5);
     }
     if (s == CNN_OK && o->test) {
         e.has_test = 1;
-        s = eval_set(r->net, o->test, &e.test_loss, &e.test_acc, &e.test_top5);
+        s = eval_set(r->net, o->test, r->batch, &e.test_loss, &e.test_acc, &e.test_top5);
     }
     if (s != CNN_OK) return s;
     if (e.has_val) {
@@ -291,7 +295,9 @@ static cnn_status train_loop(run *r) {
             float lr = cnn_schedule_lr(cfg, (int)st->step, r->batches), loss = 0;
             int correct = 0;
             cnn_prefetch_get(&r->pf, b, &x, &labels, &n);
-            s = cnn_net_train_step(net, x, labels, n, cfg->label_smoothing, &loss, &correct);
+            s = cnn_dataset_read_status(train); /* a dataset read from its file */
+            if (s == CNN_OK)
+                s = cnn_net_train_step(net, x, labels, n, cfg->label_smoothing, &loss, &correct);
             cnn_prefetch_release(&r->pf, b);
             if (s == CNN_ERR_NUMERIC || (s == CNN_OK && !isfinite(loss))) {
                 s = numeric_failure(net, 0, n, st->epoch, b, o->run_dir);

@@ -114,7 +114,8 @@ cnn_status cnn_evaluate_metrics(cnn_net *net, const cnn_dataset *ds, int batch, 
         int n = ds->n - first < batch ? ds->n - first : batch;
         const float *y;
         cnn_dataset_batch(ds, net, NULL, first, n, x, labels);
-        s = cnn_net_forward(net, x, n, 0, &y);
+        s = cnn_dataset_read_status(ds);
+        if (s == CNN_OK) s = cnn_net_forward(net, x, n, 0, &y);
         float l = 0;
         if (s == CNN_OK) s = cnn_softmax_xent(logits->y, labels, n, k, 0.0f, NULL, &l, NULL);
         if (s != CNN_OK) break;

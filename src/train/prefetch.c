@@ -14,12 +14,14 @@ cnn_status cnn_prefetch_init(cnn_prefetch *p, const cnn_dataset *ds, const cnn_n
     p->threaded = threaded;
     size_t sample = (size_t)ds->c * ds->h * ds->w;
     p->table = malloc((size_t)ds->c * sizeof *p->table);
+    /* A dataset read from its file: one sample at a time through stage. */
+    p->stage = malloc(cnn_dataset_file_of(ds) ? sample : 1);
     for (int i = 0; i < 2; i++) {
         p->x[i] = cnn_alloc_floats(sample * (size_t)batch);
         p->labels[i] = malloc((size_t)batch);
         p->ready[i] = -1;
     }
-    if (!p->table || !p->x[0] || !p->x[1] || !p->labels[0] || !p->labels[1]) {
+    if (!p->table || !p->stage || !p->x[0] || !p->x[1] || !p->labels[0] || !p->labels[1]) {
         cnn_prefetch_free(p);
         return cnn_fail(CNN_ERR_NOMEM, "out of memory for training batches");
     }
@@ -37,7 +39,7 @@ void cnn_prefetch_make(const cnn_prefetch *p, int b, float *x, uint8_t *labels, 
     size_t plane = (size_t)ds->h * ds->w, sample = (size_t)ds->c * plane;
     if (!cnn_augment_active(p->cfg)) {
         for (int i = 0; i < k; i++) {
-            const uint8_t *src = ds->images + (size_t)p->order[first + i] * sample;
+            const uint8_t *src = cnn_dataset_sample(ds, p->order[first + i], p->stage);
             float *dst = x + (size_t)i * sample;
             for (int c = 0; c < ds->c; c++)
                 for (size_t j = 0; j < plane; j++)
@@ -49,7 +51,7 @@ void cnn_prefetch_make(const cnn_prefetch *p, int b, float *x, uint8_t *labels, 
                                (uint64_t)p->epoch * 0xbf58476d1ce4e5b9ULL ^
                                (uint64_t)(b + 1) * 0x94d049bb133111ebULL);
         for (int i = 0; i < k; i++)
-            cnn_augment_sample(p->cfg, ds->images + (size_t)p->order[first + i] * sample, ds->c,
+            cnn_augment_sample(p->cfg, cnn_dataset_sample(ds, p->order[first + i], p->stage), ds->c,
                                ds->h, ds->w, (const float(*)[256])p->table, &rng,
                                x + (size_t)i * sample);
     }
@@ -136,6 +138,7 @@ void cnn_prefetch_free(cnn_prefetch *p) {
         pthread_cond_destroy(&p->cv);
     }
     free(p->table);
+    free(p->stage);
     for (int i = 0; i < 2; i++) {
         cnn_free_floats(p->x[i]);
         free(p->labels[i]);

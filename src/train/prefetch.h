@@ -17,6 +17,7 @@ typedef struct {
     const cnn_dataset *ds;
     const cnn_train_config *cfg;
     float (*table)[256]; /* per-channel normalisation tables */
+    uint8_t *stage;      /* one sample read from a dataset's file */
     int batch, batches;
     /* The epoch being made (set by cnn_prefetch_start). */
     const int *order;

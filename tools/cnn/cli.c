@@ -20,7 +20,9 @@ int cli_error(const char *verb, const char *fmt, ...) {
     return 1;
 }
 
-int cli_lib_error(const char *verb) { return cli_error(verb, "%s", cnn_last_error()); }
+int cli_lib_error(const char *verb) {
+    return cli_error(verb, "%s", cnn_last_error());
+}
 
 int cli_int(const char *verb, const char *flag, const char *v, int lo, int hi, int *out) {
     char *e;
@@ -67,15 +69,18 @@ const char *cli_data_format(const char *dir) {
     return "idx"; /* reported as missing IDX files */
 }
 
-cnn_status cli_load_split(const char *dir, int train, const cnn_net *net, cnn_dataset *ds) {
+static cnn_status load_split(const char *dir, int train, const cnn_net *net, cnn_dataset *ds,
+                             int keep_open) {
     const char *fmt = cli_data_format(dir);
     if (!strcmp(fmt, "cifar10")) {
         char names[5][4096];
         const char *paths[5];
         int n = train ? 5 : 1;
         for (int i = 0; i < n; i++) {
-            if (train) snprintf(names[i], sizeof names[i], "%s/data_batch_%d.bin", dir, i + 1);
-            else snprintf(names[i], sizeof names[i], "%s/test_batch.bin", dir);
+            if (train)
+                snprintf(names[i], sizeof names[i], "%s/data_batch_%d.bin", dir, i + 1);
+            else
+                snprintf(names[i], sizeof names[i], "%s/test_batch.bin", dir);
             paths[i] = names[i];
         }
         return cnn_dataset_load_cifar(ds, paths, n, 0);
@@ -90,7 +95,8 @@ cnn_status cli_load_split(const char *dir, int train, const cnn_net *net, cnn_da
         char sub[4096];
         int c, h, w;
         snprintf(sub, sizeof sub, "%s/%s", dir, train ? "train" : "test");
-        if (!net) return cnn_fail(CNN_ERR_ARG, "%s: an image folder needs a model's input size", sub);
+        if (!net)
+            return cnn_fail(CNN_ERR_ARG, "%s: an image folder needs a model's input size", sub);
         cnn_net_input_shape(net, &c, &h, &w);
         return cnn_dataset_load_folder(ds, sub, c, h, w, NULL);
     }
@@ -99,7 +105,16 @@ cnn_status cli_load_split(const char *dir, int train, const cnn_net *net, cnn_da
               sizeof images);
     find_file(dir, train ? "train-labels-idx1-ubyte" : "t10k-labels-idx1-ubyte", labels,
               sizeof labels);
-    return cnn_dataset_load_idx(ds, images, labels);
+    return keep_open ? cnn_dataset_open_idx(ds, images, labels)
+                     : cnn_dataset_load_idx(ds, images, labels);
+}
+
+cnn_status cli_load_split(const char *dir, int train, const cnn_net *net, cnn_dataset *ds) {
+    return load_split(dir, train, net, ds, 0);
+}
+
+cnn_status cli_open_split(const char *dir, int train, const cnn_net *net, cnn_dataset *ds) {
+    return load_split(dir, train, net, ds, 1);
 }
 
 cnn_status cli_load_net(const char *model, const char *weights, cnn_net **net) {

@@ -26,6 +26,9 @@ int cli_int(const char *verb, const char *flag, const char *v, int lo, int hi, i
  *   folder    train/CLASS/IMAGE.png or .jpg, test/CLASS/... (sized to net's input)
  * net may be NULL except for image folders. */
 cnn_status cli_load_split(const char *dir, int train, const cnn_net *net, cnn_dataset *ds);
+/* The same, but raw IDX images stay in their file and are read per batch
+ * (cnn_dataset_open_idx): what `cnn train` uses. */
+cnn_status cli_open_split(const char *dir, int train, const cnn_net *net, cnn_dataset *ds);
 const char *cli_data_format(const char *dir);
 /* Load a model file and, if given, a weights file. */
 cnn_status cli_load_net(const char *model, const char *weights, cnn_net **net);

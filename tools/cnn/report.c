@@ -561,10 +561,8 @@ static int write_report(FILE *out, const char *run_dir, const char *data, const 
         int sample = show ? order[0].i : 0;
         const float *y;
         cnn_dataset_batch(test, net, &sample, 0, 1, x, NULL);
-        cnn_net_set_fusion(net, 0); /* keep every layer's output: the conv maps below */
-        cnn_status fs = cnn_net_forward(net, x, 1, 0, &y);
-        cnn_net_set_fusion(net, 1);
-        if (fs == CNN_OK) {
+        cnn_net_keep_outputs(net, 1); /* the conv outputs are shown below */
+        if (cnn_net_forward(net, x, 1, 0, &y) == CNN_OK) {
             class_label(name, sizeof name, test->labels[sample], fashion);
             fprintf(out, "<h2 id=\"feature-maps\">Feature maps of test image %d (true: %s)</h2>\n",
                     sample, name);

@@ -248,8 +248,8 @@ int cmd_train(int argc, char **argv) {
         }
     }
     if ((load && cnn_net_load_weights(net, load) != CNN_OK) ||
-        cli_load_split(data, 1, net, &all_train) != CNN_OK ||
-        cli_load_split(data, 0, net, &test) != CNN_OK) {
+        cli_open_split(data, 1, net, &all_train) != CNN_OK ||
+        cli_open_split(data, 0, net, &test) != CNN_OK) {
         rc = cli_lib_error("train");
         goto done;
     }
@@ -361,7 +361,8 @@ int cmd_train(int argc, char **argv) {
         goto done;
     }
     cnn_metrics m;
-    if (cnn_evaluate_metrics(net, &test, 256, &m, NULL, NULL) != CNN_OK) {
+    /* In batches of the training batch: the arena planned for training serves. */
+    if (cnn_evaluate_metrics(net, &test, cfg.batch, &m, NULL, NULL) != CNN_OK) {
         rc = cli_lib_error("train");
         goto done;
     }
