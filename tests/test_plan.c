@@ -53,6 +53,10 @@ static int run(const char *text, int keep, float *out, size_t *plan_train, size_
     }
     cnn_net_keep_outputs(net, keep);
     cnn_net_keep_outputs(inf, keep);
+    /* Plans only: inference fusion (which keep_outputs turns off) reassociates
+     * floats, so it stays off on both sides; test_fuse checks it. */
+    cnn_net_set_fusion(net, 0);
+    cnn_net_set_fusion(inf, 0);
     int c, h, w, k, kh, kw;
     cnn_net_input_shape(net, &c, &h, &w);
     cnn_net_output_shape(net, &k, &kh, &kw);

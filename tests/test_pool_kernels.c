@@ -218,6 +218,9 @@ static const pool_case cases[] = {
     {"2x2/3 ceil", 3, 11, 7, 2, 2, 3, 3, 0, 0, 1, 1, 1, 1},
     {"2x2/1", 2, 5, 7, 2, 2, 1, 1, 0, 0, 1, 1, 0, 1},
     {"5x5/1 p2", 1, 7, 11, 5, 5, 1, 1, 2, 2, 1, 1, 0, 0},
+    {"3x3/1 p1", 3, 9, 12, 3, 3, 1, 1, 1, 1, 1, 1, 0, 1},
+    {"3x3/2 ceil 14x14", 2, 14, 14, 3, 3, 2, 2, 0, 0, 1, 1, 1, 1},
+    {"3x1/1x2 p1x0", 2, 6, 9, 3, 1, 1, 2, 1, 0, 1, 1, 0, 1},
     {"3x5/2x3 p1x2 ceil", 2, 13, 17, 3, 5, 2, 3, 1, 2, 1, 1, 1, 0},
     {"1x1/2", 2, 5, 7, 1, 1, 2, 2, 0, 0, 1, 1, 1, 1},
     {"window = input", 2, 5, 7, 5, 7, 1, 1, 0, 0, 1, 1, 0, 1},
@@ -307,6 +310,29 @@ static void test_maxpool_2x2_special(void **state) {
     cnn_maxpool_backward_ref(&g, x, dy, dxr);
     expect_close("2x2 special dx", "2x2 special", dx, dxr, nx, 0);
     free(x), free(y), free(yr), free(dy), free(dx), free(dxr), free(idx);
+}
+
+/* Special values through the separable path without indices (inference):
+ * 3x3/1 p1 and 3x3/2 p1 ceil over planes salted with NaN, +-inf and ties
+ * give the reference's output (NaN where the reference has NaN). */
+static void test_maxpool_sep_special(void **state) {
+    (void)state;
+    const float vals[6] = {NAN, -INFINITY, INFINITY, 0.5f, -1.0f, 0.5f};
+    const int geoms[2][4] = {{3, 1, 1, 0}, {3, 2, 1, 1}}; /* kernel, stride, pad, ceil */
+    for (int t = 0; t < 2; t++) {
+        const int *q = geoms[t];
+        cnn_pool_geom g = geom(2, 13, 17, q[0], q[0], q[1], q[1], q[2], q[2], 1, 1, q[3], 1);
+        size_t nx = (size_t)2 * 13 * 17, ny = (size_t)2 * g.oh * g.ow;
+        float *x = rand_floats(nx), *y = filled(ny, 0), *yr = filled(ny, 0);
+        for (size_t i = 0; i < nx; i += 1 + i % 5)
+            x[i] = vals[i % 6];
+        cnn_maxpool_forward(&g, x, y, NULL);
+        cnn_maxpool_forward_ref(&g, x, yr);
+        for (size_t i = 0; i < ny; i++)
+            if (!(y[i] == yr[i] || (isnan(y[i]) && isnan(yr[i]))))
+                fail_msg("geometry %d, output %zu: %g, reference %g", t, i, y[i], yr[i]);
+        free(x), free(y), free(yr);
+    }
 }
 
 static void test_gap_vs_ref(void **state) {
@@ -480,6 +506,7 @@ int main(void) {
         cmocka_unit_test(test_fast_vs_ref),
         cmocka_unit_test(test_maxpool_ties),
         cmocka_unit_test(test_maxpool_2x2_special),
+        cmocka_unit_test(test_maxpool_sep_special),
         cmocka_unit_test(test_gap_vs_ref),
         cmocka_unit_test(test_layer_options),
         cmocka_unit_test(test_layer_errors),

@@ -37,6 +37,7 @@ static void unplan(cnn_net *net) {
 void cnn_net_free(cnn_net *net) {
     if (!net) return;
     unplan(net);
+    cnn_fuse_free(net->fuse);
     for (int i = 0; i < net->n_layers; i++)
         free(net->layers[i].opt);
     free(net->layers);
@@ -193,6 +194,8 @@ cnn_status cnn_net_build(cnn_net *net, uint64_t seed) {
         if (l->ops->init) l->ops->init(l, &init_rng);
     }
     cnn_rng_seed(&net->rng, seed ^ 0x5eed0d15ea5eULL);
+    cnn_status s = cnn_fuse_build(net);
+    if (s != CNN_OK) return s;
     net->built = 1;
     return CNN_OK;
 }
@@ -218,12 +221,16 @@ static cnn_status ensure_plan(cnn_net *net, int n, int train) {
 cnn_status cnn_net_forward(cnn_net *net, const float *x, int n, int train, const float **y) {
     cnn_status s = ensure_plan(net, n, train);
     if (s != CNN_OK) return s;
-    for (int i = 0; i < net->n_layers; i++) {
-        cnn_layer *l = &net->layers[i];
-        const float *xs[CNN_MAX_INPUTS];
-        for (int j = 0; j < l->n_in; j++)
-            xs[j] = l->in_idx[j] < 0 ? x : net->layers[l->in_idx[j]].y;
-        l->ops->forward(l, xs, n, train, net->scratch);
+    if (!train && net->fuse && !net->fusion_off && !net->keep_outputs) {
+        cnn_fuse_forward(net, x, n);
+    } else {
+        for (int i = 0; i < net->n_layers; i++) {
+            cnn_layer *l = &net->layers[i];
+            const float *xs[CNN_MAX_INPUTS];
+            for (int j = 0; j < l->n_in; j++)
+                xs[j] = l->in_idx[j] < 0 ? x : net->layers[l->in_idx[j]].y;
+            l->ops->forward(l, xs, n, train, net->scratch);
+        }
     }
     net->x_last = x;
     net->n_last = n;

@@ -25,6 +25,13 @@ void cnn_net_set_input_grad(cnn_net *net, int on);
 void cnn_net_keep_outputs(cnn_net *net, int on);
 /* Bytes of the current activation plan (0 before the first forward). */
 size_t cnn_net_plan_bytes(const cnn_net *net);
+/* Inference fusion (src/graph/fuse.c), on by default: with train = 0,
+ * conv/add -> batchnorm -> relu groups run as one pass and only the group's
+ * last layer's output is written. Off (or cnn_net_keep_outputs(net, 1)): every
+ * layer's output is written, at the cost of the extra passes. */
+void cnn_net_set_fusion(cnn_net *net, int on);
+/* How many fused groups the net has (0 before it is built). */
+int cnn_fuse_groups(const cnn_net *net);
 
 /* Extra state stored with the weights as kind-2 tensors (checkpoints): a
  * rank-1 tensor of `words` raw 32-bit little-endian words, which weight

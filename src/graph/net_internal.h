@@ -6,6 +6,8 @@
 
 #define CNN_MAX_CHANNELS 64
 
+typedef struct cnn_fuse_plan cnn_fuse_plan; /* fuse.c */
+
 /* The options of a `train` line into t (also used by the CLI for overrides). */
 cnn_status cnn_parse_train_opts(cnn_opts *o, cnn_train_config *t);
 
@@ -31,11 +33,21 @@ struct cnn_net {
     /* The last forward, for backward. */
     const float *x_last;
     int n_last, last_train;
+    cnn_fuse_plan *fuse; /* inference fusion groups (fuse.c) */
+    int fusion_off;      /* cnn_net_set_fusion(net, 0) */
 };
 
 /* Plan the activation memory for batches of up to n (plan.c): training
  * (gradients, and what backward reads kept alive) or inference only. */
 cnn_status cnn_net_plan(cnn_net *net, int n, int train);
+/* Inference fusion (fuse.c): groups of conv/add -> batchnorm -> relu run as
+ * one pass when cnn_net_forward has train = 0. Built by cnn_net_build. */
+cnn_status cnn_fuse_build(cnn_net *net);
+void cnn_fuse_free(cnn_fuse_plan *p);
+/* The inference forward of every layer with the groups fused (plan ready). */
+void cnn_fuse_forward(cnn_net *net, const float *x, int n);
+/* The last layer of the inference group layer i heads, or -1. */
+int cnn_fuse_tail(const cnn_net *net, int i);
 
 /* Add a layer of `type` with the options o (file and line set). */
 cnn_status cnn_net_add_layer(cnn_net *net, cnn_opts *o, const char *type);

@@ -175,6 +175,8 @@ cnn_status cnn_net_plan(cnn_net *net, int n, int train) {
         const cnn_layer *l = &net->layers[i];
         int back = end - 1 - i;
         use(&bufs[root(parent, i)], keep ? 0 : i);
+        int tail = cnn_fuse_tail(net, i); /* an inference group writes its last output here */
+        if (tail > i) use(&bufs[root(parent, tail)], i);
         if (keep || i == scores || i == L - 1) use(&bufs[root(parent, i)], end);
         if (train && !(l->ops->mem & CNN_MEM_NO_Y)) use(&bufs[root(parent, i)], back);
         for (int j = 0; j < l->n_in; j++) {

@@ -107,10 +107,82 @@ static void maxpool_2x2_backward(const cnn_pool_geom *g, const float *dy, const 
     }
 }
 
+/* max(a, b) with the general loop's NaN rule: a NaN wins. Over any order of
+ * the window it gives NaN if one is there and the maximum otherwise (ties
+ * differ at most in the sign of a zero). */
+static inline float max_nan(float a, float b) {
+    return (b > a) | (b != b) ? b : a;
+}
+
+/* Without indices (inference), dilation 1: separable. For each output row
+ * the window's input rows are reduced into one row m (vectorised), then each
+ * output takes the max of its kw columns of m. MAXPOOL_SEP_W bounds m. */
+#define MAXPOOL_SEP_W 1024
+static int is_separable(const cnn_pool_geom *g) {
+    return g->dh == 1 && g->dw == 1 && g->w <= MAXPOOL_SEP_W;
+}
+
+static void maxpool_sep_forward(const cnn_pool_geom *g, const float *x, float *y) {
+    const int H = g->h, W = g->w, OH = g->oh, OW = g->ow, kw = g->kw, sw = g->sw, pw = g->pw;
+    float m[MAXPOOL_SEP_W];
+    /* The outputs [a, b) whose window lies inside the row. */
+    int a = (pw + sw - 1) / sw, b = W - kw + pw < 0 ? 0 : (W - kw + pw) / sw + 1;
+    if (b > OW) b = OW;
+    if (a > b) a = b;
+    for (int c = 0; c < g->c; c++) {
+        const float *xc = x + (size_t)c * H * W;
+        for (int oh = 0; oh < OH; oh++) {
+            float *restrict yr = y + ((size_t)c * OH + oh) * OW;
+            int r0 = imax(oh * g->sh - g->ph, 0), r1 = imin(oh * g->sh - g->ph + g->kh, H);
+            if (r0 >= r1) {
+                for (int ow = 0; ow < OW; ow++)
+                    yr[ow] = -INFINITY;
+                continue;
+            }
+            const float *restrict x0 = xc + (size_t)r0 * W;
+            for (int w = 0; w < W; w++)
+                m[w] = x0[w];
+            for (int r = r0 + 1; r < r1; r++) {
+                const float *restrict xr = xc + (size_t)r * W;
+                for (int w = 0; w < W; w++)
+                    m[w] = max_nan(m[w], xr[w]);
+            }
+            for (int ow = 0; ow < OW; ow++) { /* edges here, the inside overwritten below */
+                if (ow == a && b > a) ow = b;
+                if (ow >= OW) break;
+                int j0 = imax(ow * sw - pw, 0), j1 = imin(ow * sw - pw + kw, W);
+                float v = -INFINITY;
+                for (int j = j0; j < j1; j++)
+                    v = j == j0 ? m[j] : max_nan(v, m[j]);
+                yr[ow] = v;
+            }
+            if (sw == 1) {
+                for (int ow = a; ow < b; ow++)
+                    yr[ow] = m[ow - pw];
+                for (int j = 1; j < kw; j++)
+                    for (int ow = a; ow < b; ow++)
+                        yr[ow] = max_nan(yr[ow], m[ow - pw + j]);
+            } else {
+                for (int ow = a; ow < b; ow++) {
+                    const float *mj = m + ow * sw - pw;
+                    float v = mj[0];
+                    for (int j = 1; j < kw; j++)
+                        v = max_nan(v, mj[j]);
+                    yr[ow] = v;
+                }
+            }
+        }
+    }
+}
+
 /* x is (C,H,W), y is (C,OH,OW), idx is (C,OH,OW) or NULL */
 void cnn_maxpool_forward(const cnn_pool_geom *g, const float *x, float *y, int32_t *idx) {
     if (is_2x2_s2(g)) {
         maxpool_2x2_forward(g, x, y, idx);
+        return;
+    }
+    if (!idx && is_separable(g)) {
+        maxpool_sep_forward(g, x, y);
         return;
     }
     const int H = g->h, W = g->w, OH = g->oh, OW = g->ow;

@@ -56,6 +56,12 @@ static cnn_status leaky_configure(cnn_layer *l, cnn_opts *o) {
     return cnn_opt_float(o, "slope", 0.01f, -FLT_MAX, FLT_MAX, &opt->slope);
 }
 
+/* The slope, for inference fusion (src/graph/fuse.c). */
+float cnn_leaky_relu_slope(const cnn_layer *l) {
+    const leaky_opt *opt = l->opt;
+    return opt->slope;
+}
+
 static void leaky_forward(cnn_layer *l, const float *const *x, int n, int train, float *scratch) {
     const leaky_opt *opt = l->opt;
     cnn_leaky_relu_forward(x[0], l->y, act_count(l, n), opt->slope);

@@ -32,6 +32,27 @@ static void add_forward(cnn_layer *l, const float *const *x, int n, int train, f
     }
 }
 
+/* Inference with an epilogue (a following ReLU, see fuse.c): y = e(x[0] + ...),
+ * image by image and channel by channel, the sum still in cache. */
+static void add_forward_ep(cnn_layer *l, const float *const *x, int n, const cnn_epilogue *e,
+                           float *y, float *scratch) {
+    const int c = l->out.c, k = l->n_in;
+    const size_t hw = (size_t)l->out.h * l->out.w;
+    const long long planes = (long long)n * c;
+#pragma omp parallel for schedule(static) if ((size_t)planes * hw >= ((size_t)1 << 15))
+    for (long long p = 0; p < planes; p++) {
+        const size_t o = (size_t)p * hw;
+        float *restrict yp = y + o;
+        for (size_t i = 0; i < hw; i++) {
+            float s = x[0][o + i];
+            for (int j = 1; j < k; j++)
+                s += x[j][o + i];
+            yp[i] = s;
+        }
+        cnn_epilogue_apply(e, y + (size_t)(p / c) * c * hw, (int)(p % c), (int)(p % c) + 1, hw);
+    }
+}
+
 /* dx[j] = dy for every input that wants a gradient. */
 static void add_backward(cnn_layer *l, const float *const *x, float *const *dx, int n,
                          float *scratch) {
@@ -48,4 +69,5 @@ const cnn_layer_ops cnn_add_ops = {
     .shape = add_shape,
     .forward = add_forward,
     .backward = add_backward,
+    .forward_ep = add_forward_ep,
 };

@@ -100,6 +100,20 @@ static void bn_forward(cnn_layer *l, const float *const *x, int n, int train, fl
     l->state[3 * c] = train ? 1.0f : 0.0f;
 }
 
+/* Inference: y = (x - running_mean) * invstd * gamma + beta as one scale and
+ * shift per channel, invstd computed as bn_forward does. */
+static void bn_channel_affine(const cnn_layer *l, float *scale, float *shift) {
+    const bn_opt *p = l->opt;
+    const int c = l->out.c;
+    const float *rmean = l->buffers, *rvar = l->buffers + c;
+    for (int ch = 0; ch < c; ch++) {
+        float invstd = (float)(1.0 / sqrt((double)rvar[ch] + p->eps));
+        float gamma = p->affine ? l->params[ch] : 1.0f, beta = p->affine ? l->params[c + ch] : 0.0f;
+        scale[ch] = gamma * invstd;
+        shift[ch] = beta - rmean[ch] * scale[ch];
+    }
+}
+
 /* dy is (n,C,H,W): dx overwritten, dweight += sum(dy*xhat), dbias += sum(dy). */
 static void bn_backward(cnn_layer *l, const float *const *x, float *const *dx, int n,
                         float *scratch) {
@@ -151,4 +165,5 @@ const cnn_layer_ops cnn_batchnorm_ops = {
     .backward = bn_backward,
     .tensors = bn_tensors,
     .describe = bn_describe,
+    .channel_affine = bn_channel_affine,
 };

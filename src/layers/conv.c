@@ -5,6 +5,7 @@
  * for the inference forward pass of 3x3 stride-1 convs where it is faster,
  * src/kernels/winograd.c (Winograd F(4x4, 3x3)). */
 #include "../kernels/conv.h"
+#include "../kernels/epilogue.h"
 #include "../kernels/winograd.h"
 #include "layer.h"
 #include <limits.h>
@@ -144,6 +145,22 @@ static void conv_forward(cnn_layer *l, const float *const *x, int n, int train, 
         cnn_conv_forward_batch(&g, n, x[0], l->params, b, l->y, scratch, nthreads);
 }
 
+/* Inference with an epilogue (batch norm, bias and activation, see fuse.c):
+ * y (n,K,OH,OW) = e(conv(x) without the bias). */
+static void conv_forward_ep(cnn_layer *l, const float *const *x, int n, const cnn_epilogue *e,
+                            float *y, float *scratch) {
+    cnn_conv_geom g = conv_geom(l);
+    const int nthreads = omp_get_max_threads();
+    if (cnn_wino_preferred(&g, n, nthreads)) { /* Winograd, then the epilogue per image */
+        const size_t hw = (size_t)g.oh * g.ow;
+        cnn_wino_forward_batch(&g, n, x[0], l->params, NULL, y, scratch, nthreads);
+        for (int i = 0; i < n; i++)
+            cnn_epilogue_apply_par(e, y + (size_t)i * g.k * hw, g.k, hw);
+        return;
+    }
+    cnn_conv_forward_batch_ep(&g, n, x[0], l->params, e, y, scratch, nthreads);
+}
+
 /* dy is (n,K,OH,OW): dx (n,C,H,W) overwritten, dweight and dbias accumulated. */
 static void conv_backward(cnn_layer *l, const float *const *x, float *const *dx, int n,
                           float *scratch) {
@@ -201,4 +218,5 @@ const cnn_layer_ops cnn_conv_ops = {
     .macs = conv_macs,
     .tensors = conv_tensors,
     .describe = conv_describe,
+    .forward_ep = conv_forward_ep,
 };

@@ -68,7 +68,10 @@ static void dense_forward(cnn_layer *l, const float *const *x, int n, int train,
                 l->y[(size_t)i * u + j] = b[j];
         beta = 1.0f;
     }
-    cnn_gemm(0, 1, n, u, f, 1.0f, x[0], f, w, f, beta, l->y, u);
+    if (n == 1) /* memory-bound: one pass over W, threaded by OpenBLAS */
+        cnn_gemv(0, u, f, 1.0f, w, f, x[0], beta, l->y);
+    else
+        cnn_gemm(0, 1, n, u, f, 1.0f, x[0], f, w, f, beta, l->y, u);
 }
 
 /* dy is (n, units): dW (units, F) += dy^T x, db (units) += sum_n dy, dx (n, F) = dy W. */

@@ -8,6 +8,7 @@
 #define CNN_LAYER_H
 
 #include "../core/core.h"
+#include "../kernels/epilogue.h"
 
 #define CNN_MAX_INPUTS 8
 #define CNN_MAX_TENSORS 4
@@ -64,6 +65,16 @@ typedef struct cnn_layer_ops {
     int (*tensors)(const cnn_layer *l, cnn_tensor_desc *t);
     /* A few words on the options for the summary ("5x5/1 pad 2"). May be NULL. */
     void (*describe)(const cnn_layer *l, char *buf, size_t len);
+    /* Inference fusion (src/graph/fuse.c); both may be NULL. */
+    /* The inference-mode output as a per-channel map of the input from the
+     * current parameters and buffers: y[c] = x[c] * scale[c] + shift[c]
+     * (scale and shift have out.c entries). Batch norm folded into a conv. */
+    void (*channel_affine)(const cnn_layer *l, float *scale, float *shift);
+    /* Inference forward with an epilogue, to y (which need not be l->y):
+     * y = epilogue(f(x)). The layer's own per-channel terms (a conv's bias) are
+     * folded into e by the caller (see fuse.c), so the layer ignores them. */
+    void (*forward_ep)(cnn_layer *l, const float *const *x, int n, const cnn_epilogue *e, float *y,
+                       float *scratch);
 } cnn_layer_ops;
 
 struct cnn_layer {
