@@ -10,6 +10,8 @@
  * it (onnx_tensor.sym) can be moved but never computed with. */
 #include "onnx_internal.h"
 #include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -92,8 +94,12 @@ static int ints_of(const onnx_tensor *t, int64_t *out, int max) {
     return (int)t->count;
 }
 
-static cnn_status fail(char *err, size_t len, const char *msg) {
-    snprintf(err, len, "%s", msg);
+static cnn_status fail(char *err, size_t len, const char *fmt, ...) CNN_PRINTF(3, 4);
+static cnn_status fail(char *err, size_t len, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, len, fmt, ap);
+    va_end(ap);
     return CNN_ERR_UNSUPPORTED;
 }
 
@@ -118,7 +124,8 @@ cnn_status onnx_fold(const Onnx__NodeProto *n, const onnx_tensor *const *in, int
             return fail(err, errlen,
                         "input %d holds the batch size, which is not known when the model is "
                         "imported; it can be moved (Shape, Gather, Unsqueeze, Concat) but not "
-                        "computed with");
+                        "computed with",
+                        k);
         any_sym |= in[k]->sym;
     }
     if (!strcmp(op, "ConstantOfShape")) {

@@ -1073,8 +1073,8 @@ static cnn_status op_reshape(ctx *c) {
     char str[160];
     shape_str(sh->t, str, sizeof str);
     return refuse(c,
-                  "the shape %s: only a reshape to (N, -1) (a flatten) or to the same shape is "
-                  "supported",
+                  "only a reshape to (N, -1) (a flatten) or to the same shape is supported, "
+                  "not to %s",
                   str);
 }
 
