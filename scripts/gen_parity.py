@@ -253,6 +253,26 @@ class TorchLRN(nn.Module):
         return self.fc(x.view(x.size(0), -1))
 
 
+class Tutorial(nn.Module):
+    """The PyTorch tutorial's LeNet, smaller: x.view(-1, num_flat_features(x)),
+    whose size is a product of x.size(i) (Shape, Gather, Mul on integers when
+    the batch axis is dynamic)."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv1 = nn.Conv2d(1, 6, 3)
+        self.conv2 = nn.Conv2d(6, 16, 3)
+        self.fc = nn.Linear(16 * 2 * 2, 10)
+
+    def forward(self, x):
+        x = nn.functional.max_pool2d(torch.relu(self.conv1(x)), (2, 2))
+        x = nn.functional.max_pool2d(torch.relu(self.conv2(x)), 2)
+        n = 1
+        for d in x.size()[1:]:
+            n *= d
+        return self.fc(x.view(-1, n))
+
+
 def lrn_case(out, index):
     """LRN: PyTorch 1.13 exports nn.LocalResponseNorm as a subgraph of
     primitive ops, not as ONNX LRN; so the graph is written with onnx.helper,
@@ -538,6 +558,7 @@ def small(out):
     lrn_case(out, index)
     eval_case(out, "torchlrn", TorchLRN(), (2, 3, 9, 9), index)
     eval_case(out, "torchlrn_dyn", TorchLRN(), (3, 3, 9, 9), index, dynamic=True)
+    eval_case(out, "tutorial_dyn", Tutorial(), (3, 1, 14, 14), index, dynamic=True)
     return index
 
 

@@ -111,9 +111,11 @@ cnn_status onnx_fold(const Onnx__NodeProto *n, const onnx_tensor *const *in, int
     *out = NULL;
     /* Inputs from this one on are parameters (a shape, indices, axes): they
      * must be known numbers, not the batch size. */
+    int arith =
+        !strcmp(op, "Add") || !strcmp(op, "Sub") || !strcmp(op, "Mul") || !strcmp(op, "Div");
     int first_param =
-        !strcmp(op, "ConstantOfShape") || !strcmp(op, "Equal") ? 0
-        : !strcmp(op, "Concat") || !strcmp(op, "Transpose")    ? n_in
+        !strcmp(op, "ConstantOfShape") || !strcmp(op, "Equal") || arith ? 0
+        : !strcmp(op, "Concat") || !strcmp(op, "Transpose")             ? n_in
         : !strcmp(op, "Cast")
             ? (onnx_attr_int(n, "to", 0) == ONNX__TENSOR_PROTO__DATA_TYPE__INT64 ? n_in : 0)
             : 1;
@@ -336,6 +338,45 @@ cnn_status onnx_fold(const Onnx__NodeProto *n, const onnx_tensor *const *in, int
         t = onnx_tensor_new(x->is_int, nd, dims);
         for (size_t k = 0; t && k < t->count; k++)
             copy_elem(t, k, x, k);
+    } else if (arith) {
+        /* integers only (sizes computed from Shape: x.size(1) * x.size(2)) */
+        const onnx_tensor *a = in[0], *b = n_in > 1 ? in[1] : NULL;
+        if (!b || !a->is_int || !b->is_int) return fail(err, errlen, "only integers are folded");
+        const onnx_tensor *big = b->count > a->count ? b : a;
+        if ((a->count != 1 && a != big) || (b->count != 1 && b != big) ||
+            (a->count != 1 && b->count != 1 &&
+             (a->ndim != b->ndim || memcmp(a->dims, b->dims, (size_t)a->ndim * sizeof *a->dims))))
+            return fail(err, errlen, "only equal shapes or a single value are folded");
+        int nd = a->ndim > b->ndim ? a->ndim : b->ndim;
+        for (int d = 0; d < nd; d++)
+            dims[d] = 1;
+        memcpy(dims + nd - big->ndim, big->dims, (size_t)big->ndim * sizeof *dims);
+        t = onnx_tensor_new(1, nd, dims);
+        for (size_t k = 0; t && k < t->count; k++) {
+            int64_t u = a->i[a->count == 1 ? 0 : k], v = b->i[b->count == 1 ? 0 : k], r = 0;
+            int bad = 0;
+            switch (op[0]) {
+            case 'A':
+                bad = __builtin_add_overflow(u, v, &r);
+                break;
+            case 'S':
+                bad = __builtin_sub_overflow(u, v, &r);
+                break;
+            case 'M':
+                bad = __builtin_mul_overflow(u, v, &r);
+                break;
+            default: /* C truncates, numpy floors: the same for these only */
+                bad = v <= 0 || u < 0;
+                r = bad ? 0 : u / v;
+            }
+            if (bad) {
+                onnx_tensor_free(t);
+                return fail(err, errlen,
+                            "integer overflow, or a division of a negative number or by a "
+                            "number below 1");
+            }
+            t->i[k] = r;
+        }
     } else if (!strcmp(op, "Equal")) {
         const onnx_tensor *a = in[0], *b = n_in > 1 ? in[1] : NULL;
         if (!b || a->is_int != b->is_int) return fail(err, errlen, "needs two inputs of one type");

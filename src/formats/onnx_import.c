@@ -1470,11 +1470,12 @@ static cnn_status op_if(ctx *c) {
     return CNN_OK;
 }
 
-/* A node of a foldable type whose inputs are all constants becomes a constant. */
+/* A node of a foldable type whose inputs are all constants becomes a constant
+ * (arithmetic only on integers: sizes computed from Shape). */
 static int try_fold(ctx *c, cnn_status *s) {
-    static const char *const ops[] = {"ConstantOfShape", "Cast",     "Concat",    "Reshape",
-                                      "Slice",           "Gather",   "Unsqueeze", "Squeeze",
-                                      "Equal",           "Transpose"};
+    static const char *const ops[] = {
+        "ConstantOfShape", "Cast",  "Concat",    "Reshape", "Slice", "Gather", "Unsqueeze",
+        "Squeeze",         "Equal", "Transpose", "Add",     "Sub",   "Mul",    "Div"};
     const Onnx__NodeProto *n = c->node;
     int known = 0;
     for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++)
@@ -1489,6 +1490,10 @@ static int try_fold(ctx *c, cnn_status *s) {
         in[k] = v->t;
     }
     if (!in[0]) return 0;
+    if ((!strcmp(n->op_type, "Add") || !strcmp(n->op_type, "Sub") || !strcmp(n->op_type, "Mul") ||
+         !strcmp(n->op_type, "Div")) &&
+        !(in[0]->is_int && in[1] && in[1]->is_int))
+        return 0; /* float constants: refused as arithmetic on constants */
     char err[160];
     onnx_tensor *t;
     if (onnx_fold(n, in, (int)n->n_input, &t, err, sizeof err) != CNN_OK) {
