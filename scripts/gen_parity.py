@@ -573,6 +573,14 @@ def full(out):
     eval_case(out, "googlenet", tv.googlenet(aux_logits=False, init_weights=True), (2, 3, 64, 64), index)
     eval_case(out, "squeezenet1_0", tv.squeezenet1_0(), (2, 3, 64, 64), index)
     eval_case(out, "squeezenet1_1", tv.squeezenet1_1(), (2, 3, 64, 64), index)
+    # a batch-norm VGG (its BN folded into the convolutions by the export), one opset: 0.5 GB
+    eval_case(out, "vgg11_bn", tv.vgg11_bn(), (1, 3, 224, 224), index, opsets=(11,))
+    # bottleneck blocks; a dynamic batch axis
+    eval_case(out, "resnet50_dyn", tv.resnet50(), (3, 3, 64, 64), index, opsets=(17,), dynamic=True)
+    # transform_input: per-channel Gather, Unsqueeze, Mul, Add, Concat
+    eval_case(out, "googlenet_ti_dyn", tv.googlenet(aux_logits=False, init_weights=True,
+                                                    transform_input=True),
+              (3, 3, 64, 64), index, opsets=(11,), dynamic=True)
     return index + train_only(out)
 
 
