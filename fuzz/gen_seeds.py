@@ -165,7 +165,7 @@ put("cifar", "c10_short", b"\x00" + cifar_records(1, False)[:-1])
 import glob, shutil
 parity = os.path.join(os.path.dirname(root), "..", "tests", "parity")
 for d in ("avgpad_op11", "convmix_op17", "lrn_op17", "normnet_op11", "normnet_op17", "padnet_op11",
-          "same_upper_op17", "torchpad_op17"):
+          "same_upper_op17", "torchpad_op17", "torchlrn_dyn_op17", "tutorial_dyn_op11"):
     shutil.copy(os.path.join(parity, d, "model.onnx"), os.path.join(root, "onnx", d + ".onnx"))
 for f in glob.glob(os.path.join(parity, "refuse", "*.onnx")):
     shutil.copy(f, os.path.join(root, "onnx"))

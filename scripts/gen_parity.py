@@ -56,12 +56,13 @@ def randomize(model, gen):
     return model
 
 
-def export(model, x, opset, training=False):
+def export(model, x, opset, training=False, dynamic=False):
     f = io.BytesIO()
     torch.onnx.export(
         model, x, f, opset_version=opset, input_names=["x"], output_names=["y"],
         training=torch.onnx.TrainingMode.TRAINING if training else torch.onnx.TrainingMode.EVAL,
-        do_constant_folding=not training)
+        do_constant_folding=not training,
+        dynamic_axes={"x": {0: "batch"}, "y": {0: "batch"}} if dynamic else None)
     return f.getvalue()
 
 
@@ -77,14 +78,17 @@ def write_case(out, name, onnx_bytes, x, y, index, kind="eval"):
     print(f"{kind} {name}: {len(onnx_bytes) / 1e6:.2f} MB, max|y| {y.abs().max():.4g}", flush=True)
 
 
-def eval_case(out, name, model, shape, index, opsets=(11, 17)):
+def eval_case(out, name, model, shape, index, opsets=(11, 17), dynamic=False):
+    """dynamic: exported with a symbolic batch axis from a batch of 1 (so a
+    batch size the export baked in would show), checked on a batch of N."""
     gen = torch.Generator().manual_seed(SEED + sum(map(ord, name)))
     randomize(model, gen).eval()
     x = torch.randn(*shape, generator=gen)
     with torch.no_grad():
         y = model(x)
     for opset in opsets:
-        write_case(out, f"{name}_op{opset}", export(model, x, opset), x, y, index)
+        onnx_bytes = export(model, x[:1] if dynamic else x, opset, dynamic=dynamic)
+        write_case(out, f"{name}_op{opset}", onnx_bytes, x, y, index)
 
 
 def pool_gap(mod, x):
@@ -231,6 +235,44 @@ class AvgPad(nn.Module):
         return torch.flatten(self.p2(torch.relu(self.p1(self.c1(x)))), 1)
 
 
+class TorchLRN(nn.Module):
+    """nn.LocalResponseNorm as PyTorch 1.13 exports it (a subgraph of Mul,
+    Unsqueeze, Reshape, Pad, AveragePool, Squeeze inside an If, Mul, Add,
+    Pow, Div), an odd and an even size; a view(x.size(0), -1) flatten."""
+
+    def __init__(self):
+        super().__init__()
+        self.c1 = nn.Conv2d(3, 7, 3, padding=1)
+        self.n1 = nn.LocalResponseNorm(5, alpha=0.5, beta=0.75, k=2.0)
+        self.c2 = nn.Conv2d(7, 6, 3, stride=2)
+        self.n2 = nn.LocalResponseNorm(4, alpha=0.3, beta=0.6, k=1.5)
+        self.fc = nn.Linear(6 * 4 * 4, 5)
+
+    def forward(self, x):
+        x = self.n2(self.c2(torch.relu(self.n1(self.c1(x)))))
+        return self.fc(x.view(x.size(0), -1))
+
+
+class Tutorial(nn.Module):
+    """The PyTorch tutorial's LeNet, smaller: x.view(-1, num_flat_features(x)),
+    whose size is a product of x.size(i) (Shape, Gather, Mul on integers when
+    the batch axis is dynamic)."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv1 = nn.Conv2d(1, 6, 3)
+        self.conv2 = nn.Conv2d(6, 16, 3)
+        self.fc = nn.Linear(16 * 2 * 2, 10)
+
+    def forward(self, x):
+        x = nn.functional.max_pool2d(torch.relu(self.conv1(x)), (2, 2))
+        x = nn.functional.max_pool2d(torch.relu(self.conv2(x)), 2)
+        n = 1
+        for d in x.size()[1:]:
+            n *= d
+        return self.fc(x.view(-1, n))
+
+
 def lrn_case(out, index):
     """LRN: PyTorch 1.13 exports nn.LocalResponseNorm as a subgraph of
     primitive ops, not as ONNX LRN; so the graph is written with onnx.helper,
@@ -277,6 +319,14 @@ def refusal_cases(out):
         g = helper.make_graph(nodes, "g", [inp], [y], list(inits))
         return helper.make_model(g, opset_imports=[helper.make_opsetid("", opset)])
 
+    xdyn = helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 2, 4, 4])
+    # [N] from the input's shape, as x.size(0) exports
+    batch_shape = [helper.make_node("Shape", ["x"], ["shape"], name="shape"),
+                   helper.make_node("Gather", ["shape", "i0"], ["n"], name="gather", axis=0),
+                   helper.make_node("Unsqueeze", ["n", "ax0"], ["n1"], name="unsqueeze")]
+    batch_inits = [helper.make_tensor(k, TensorProto.INT64, d, v) for k, d, v in
+                   (("i0", [], [0]), ("ax0", [1], [0]), ("zero", [1], [0]), ("one", [1], [1]),
+                    ("m1", [1], [-1]))]
     conv = lambda **kw: helper.make_node("Conv", ["x", "w"], ["c"], name="myconv", **kw)
     flat = helper.make_node("Flatten", ["x"], ["f"], name="flat")
     cases = {
@@ -299,8 +349,30 @@ def refusal_cases(out):
                           "node 'plus' (Add): the constant operand 'k' has 16 values"),
         "div_by_tensor": (model([helper.make_node("Div", ["k", "x"], ["y"], name="inv")],
                                 [w("k", [1])]), "node 'inv' (Div): a constant divided by a tensor"),
-        "mul_two_tensors": (model([helper.make_node("Mul", ["x", "x"], ["y"], name="sq")]),
+        "mul_two_tensors": (model([helper.make_node("Relu", ["x"], ["r"], name="r"),
+                                   helper.make_node("Mul", ["x", "r"], ["y"], name="sq")]),
                             "node 'sq' (Mul): of two computed tensors: only Add"),
+        "mul_square": (model([helper.make_node("Mul", ["x", "x"], ["y"], name="sq")]),
+                       "unfinished LocalResponseNorm pattern that starts at node 'sq'"),
+        "reshape_mix_batch": (model([helper.make_node("Reshape", ["x", "s"], ["y"], name="rs")],
+                                    [helper.make_tensor("s", TensorProto.INT64, [2], [-1, 16])],
+                                    inp=xdyn),
+                              "node 'rs' (Reshape): the shape [-1,16] holds 16 values per sample, "
+                              "the input 32: it would mix the batch"),
+        "reshape_batch_axis": (model(batch_shape + [
+            helper.make_node("Concat", ["zero", "n1", "m1"], ["s"], name="cat", axis=0),
+            helper.make_node("Reshape", ["x", "s"], ["y"], name="rs")], batch_inits, inp=xdyn),
+                               "node 'rs' (Reshape): the shape [0,N,-1] puts the batch size in "
+                               "axis 1"),
+        "reshape_batch_lost": (model(batch_shape + [
+            helper.make_node("Concat", ["one", "n1", "m1"], ["s"], name="cat", axis=0),
+            helper.make_node("Reshape", ["x", "s"], ["y"], name="rs")], batch_inits, inp=xdyn),
+                               "node 'rs' (Reshape): the shape [1,N,-1] does not keep the batch"),
+        "batch_computed": (model(batch_shape + [
+            helper.make_node("ConstantOfShape", ["n1"], ["z"], name="cos"),
+            helper.make_node("Reshape", ["x", "z"], ["y"], name="rs")], batch_inits, inp=xdyn),
+                           "node 'cos' (ConstantOfShape): on constants: input 0 holds the batch "
+                           "size"),
         "unknown_attr": (model([helper.make_node("Relu", ["x"], ["y"], name="r", foo=1)]),
                          "node 'r' (Relu): attribute 'foo' is not supported"),
         "pad_reflect": (model([helper.make_node("Pad", ["x", "p"], ["y"], name="pad", mode="reflect")],
@@ -328,6 +400,7 @@ def refusal_cases(out):
     del short.float_data[17:]  # dims say 54 values, the data holds 17
     cases["tensor_length"] = (model([conv()], [short]),
                               "initializer 'w': its dims hold 54 values but its data has 17")
+    cases.update(lrn_refusals())
     lines = []
     for name, (m, words) in sorted(cases.items()):
         with open(os.path.join(d, name + ".onnx"), "wb") as f:
@@ -335,6 +408,67 @@ def refusal_cases(out):
         lines.append(f"{name}|{words}")
     with open(os.path.join(d, "cases.txt"), "w") as f:
         f.write("\n".join(lines) + "\n")
+
+
+def lrn_refusals():
+    """torch's LocalResponseNorm subgraph with one thing changed: each must be
+    refused, naming the node, rather than computed as an lrn layer."""
+
+    class M(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.l = nn.LocalResponseNorm(3)
+
+        def forward(self, x):
+            return self.l(x)
+
+    def mutated(change):
+        x = torch.randn(1, 4, 4, 4, generator=torch.Generator().manual_seed(SEED))
+        m = onnx.load_from_string(export(M().eval(), x, 17))
+        nodes = {n.op_type: n for n in m.graph.node}
+        change(m, nodes)
+        return m
+
+    def const(m, name):
+        for n in m.graph.node:
+            if n.output[0] == name and n.op_type == "Constant":
+                return n.attribute[0].t
+        raise KeyError(name)
+
+    def pads(m, nodes):  # torch's pads for size 3 are (1, 1); make them (2, 0)
+        cat = nodes["Concat"]
+        t = const(m, cat.input[0])
+        t.CopyFrom(helper.make_tensor(t.name, TensorProto.INT64, [6], [0, 0, 0, 0, 2, 0]))
+
+    def stride(m, nodes):
+        for a in nodes["AveragePool"].attribute:
+            if a.name == "strides":
+                a.ints[0] = 2
+
+    def numerator(m, nodes):
+        m.graph.node.insert(0, helper.make_node("Relu", ["x"], ["r"], name="r"))
+        nodes["Div"].input[0] = "r"
+
+    def alpha(m, nodes):
+        for n in m.graph.node:
+            if n.op_type == "Mul" and n.input[0] != n.input[1]:
+                t = const(m, n.input[1])
+                t.CopyFrom(helper.make_tensor(t.name, TensorProto.FLOAT, [4, 1, 1], [1e-4] * 4))
+
+    def branch(m, nodes):
+        m.graph.node.append(helper.make_node("Relu", [nodes["Pow"].output[0]], ["extra"],
+                                             name="extra"))
+
+    return {
+        "lrn_pads": (mutated(pads), "is not torch's LocalResponseNorm padding for size 3 (1, 1)"),
+        "lrn_stride": (mutated(stride), "(AveragePool): reads '/l/Pad_1_output_0', an intermediate "
+                       "value of the LocalResponseNorm pattern"),
+        "lrn_numerator": (mutated(numerator), "(Div): divides 'r', not the pattern's input 'x'"),
+        "lrn_alpha": (mutated(alpha), "(Mul): alpha must be a single value"),
+        "lrn_branch": (mutated(branch), "node 'extra' (Relu): reads '/l/Pow_output_0', an "
+                       "intermediate value of the LocalResponseNorm pattern that starts at node "
+                       "'/l/Mul'"),
+    }
 
 
 class PadNet(nn.Module):
@@ -422,6 +556,9 @@ def small(out):
     eval_case(out, "torchpad", PadNet(), (2, 3, 10, 9), index)  # pads computed on constants
     same_upper_case(out, index)
     lrn_case(out, index)
+    eval_case(out, "torchlrn", TorchLRN(), (2, 3, 9, 9), index)
+    eval_case(out, "torchlrn_dyn", TorchLRN(), (3, 3, 9, 9), index, dynamic=True)
+    eval_case(out, "tutorial_dyn", Tutorial(), (3, 1, 14, 14), index, dynamic=True)
     return index
 
 
@@ -436,6 +573,14 @@ def full(out):
     eval_case(out, "googlenet", tv.googlenet(aux_logits=False, init_weights=True), (2, 3, 64, 64), index)
     eval_case(out, "squeezenet1_0", tv.squeezenet1_0(), (2, 3, 64, 64), index)
     eval_case(out, "squeezenet1_1", tv.squeezenet1_1(), (2, 3, 64, 64), index)
+    # a batch-norm VGG (its BN folded into the convolutions by the export), one opset: 0.5 GB
+    eval_case(out, "vgg11_bn", tv.vgg11_bn(), (1, 3, 224, 224), index, opsets=(11,))
+    # bottleneck blocks; a dynamic batch axis
+    eval_case(out, "resnet50_dyn", tv.resnet50(), (3, 3, 64, 64), index, opsets=(17,), dynamic=True)
+    # transform_input: per-channel Gather, Unsqueeze, Mul, Add, Concat
+    eval_case(out, "googlenet_ti_dyn", tv.googlenet(aux_logits=False, init_weights=True,
+                                                    transform_input=True),
+              (3, 3, 64, 64), index, opsets=(11,), dynamic=True)
     return index + train_only(out)
 
 

@@ -481,6 +481,21 @@ static void test_cli(void **state) {
              dir, dir, y2);
     assert_int_equal(run(cmd, err), 1);
     assert_true(file_contains(err, "x.f32"));
+    /* a model exported with a symbolic batch (from a batch of 1), with
+     * torch's LocalResponseNorm subgraph and x.view(x.size(0), -1): N = 3 */
+    const char *dyn = "tests/parity/torchlrn_dyn_op17";
+    snprintf(cmd, sizeof cmd,
+             "'%s' infer %s/model.onnx --input %s/x.f32 --output %s --shape 3,3,9,9", cnn_bin, dyn,
+             dyn, y1);
+    assert_int_equal(run(cmd, err), 0);
+    snprintf(cmd, sizeof cmd, "%s/y.f32", dyn);
+    a = slurp(y1, &n1);
+    b = slurp(cmd, &n2);
+    assert_true(a && b && n1 == n2 && n1 == 3 * 5 * sizeof(float));
+    for (size_t i = 0; i < n1 / sizeof(float); i++)
+        assert_true(fabsf(a[i] - b[i]) <= 1e-4f);
+    free(a);
+    free(b);
     snprintf(cmd, sizeof cmd,
              "'%s' convert tests/parity/refuse/unsupported_op.onnx --model %s --weights %s",
              cnn_bin, model, weights);

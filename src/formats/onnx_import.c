@@ -6,55 +6,31 @@
  * progress so that every output shape is known at once; its constant inputs
  * become named weight tensors. Whatever cannot be computed exactly as ONNX
  * defines it is refused with the operator and the node's name. */
-#include "onnx_internal.h"
+#include "onnx_ctx.h"
 #include <float.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
-/* A value of the graph: an activation (the net's input or a layer's output)
- * or a constant. Activations are rank 4 (N,C,H,W) or rank 2 (N,K) = K x 1 x 1. */
-typedef struct {
-    const char *name; /* ONNX name, owned by the protobuf */
-    int layer;        /* producing layer, -1 = the net's input, -2 = a constant */
-    int rank;
-    cnn_shape shape;
-    const onnx_tensor *t; /* constant */
-    int pad[4];           /* a pending zero Pad (top, left, bottom, right) on it */
-} value;
-
-typedef struct {
-    const char *path;
-    const Onnx__GraphProto *g;
-    cnn_onnx_model *m;
-    cnn_net *net;
-    value *v;
-    int n_v, cap_v;
-    onnx_tensor **consts;
-    int n_c, cap_c;
-    const Onnx__NodeProto *node; /* the node being translated, for messages */
-} ctx;
-
-static const char *node_name(const Onnx__NodeProto *n) {
+const char *onnx_node_name(const Onnx__NodeProto *n) {
     return n->name && *n->name ? n->name : "(unnamed)";
 }
 
 /* "path: node 'NAME' (Op): message", status CNN_ERR_UNSUPPORTED. */
-static cnn_status refuse(ctx *c, const char *fmt, ...) CNN_PRINTF(2, 3);
-static cnn_status refuse(ctx *c, const char *fmt, ...) {
+cnn_status onnx_refuse(ctx *c, const char *fmt, ...) {
     char msg[512];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    return cnn_fail(CNN_ERR_UNSUPPORTED, "%s: node '%s' (%s): %s", c->path, node_name(c->node),
+    return cnn_fail(CNN_ERR_UNSUPPORTED, "%s: node '%s' (%s): %s", c->path, onnx_node_name(c->node),
                     c->node->op_type, msg);
 }
 
 /* ---- values ------------------------------------------------------------ */
 
-static value *find(ctx *c, const char *name) {
+value *onnx_find(ctx *c, const char *name) {
     for (int i = c->n_v - 1; i >= 0; i--)
         if (!strcmp(c->v[i].name, name)) return &c->v[i];
     return NULL;
@@ -62,13 +38,13 @@ static value *find(ctx *c, const char *name) {
 
 /* The value table is sized once (translate_graph), so value pointers stay
  * valid while nodes are translated. */
-static cnn_status define(ctx *c, value v) {
+cnn_status onnx_define(ctx *c, value v) {
     if (c->n_v == c->cap_v) return cnn_fail(CNN_ERR_NOMEM, "%s: too many values", c->path);
     c->v[c->n_v++] = v;
     return CNN_OK;
 }
 
-static cnn_status keep_const(ctx *c, onnx_tensor *t) {
+cnn_status onnx_keep_const(ctx *c, onnx_tensor *t) {
     if (c->n_c == c->cap_c) {
         int cap = c->cap_c ? 2 * c->cap_c : 64;
         onnx_tensor **p = realloc(c->consts, (size_t)cap * sizeof *p);
@@ -83,36 +59,48 @@ static cnn_status keep_const(ctx *c, onnx_tensor *t) {
     return CNN_OK;
 }
 
-static int has_input(const Onnx__NodeProto *n, size_t k) {
+int onnx_has_input(const Onnx__NodeProto *n, size_t k) {
     return k < n->n_input && n->input[k] && n->input[k][0];
 }
 
 /* Input k of the node: an activation (want_const 0) or a constant (1). */
-static cnn_status input(ctx *c, size_t k, int want_const, value **out) {
+cnn_status onnx_input(ctx *c, size_t k, int want_const, value **out) {
     *out = NULL;
-    if (!has_input(c->node, k)) return refuse(c, "input %zu is missing", k);
-    value *v = find(c, c->node->input[k]);
-    if (!v) return refuse(c, "input '%s' is not defined before its use", c->node->input[k]);
+    if (!onnx_has_input(c->node, k)) return onnx_refuse(c, "input %zu is missing", k);
+    value *v = onnx_find(c, c->node->input[k]);
+    if (!v) return onnx_refuse(c, "input '%s' is not defined before its use", c->node->input[k]);
+    if (v->layer == PENDING)
+        return onnx_refuse(
+            c,
+            "input %zu ('%s') is an intermediate value of the %s pattern that starts "
+            "at node '%s'; only the exact subgraph torch.onnx exports is supported",
+            k, v->name, v->pat == PAT_LRN ? "LocalResponseNorm" : "per-channel Gather", v->start);
     if (want_const && v->layer != -2)
-        return refuse(c,
-                      "input %zu ('%s') must be a constant (an initializer); computed inputs "
-                      "are not supported here",
-                      k, v->name);
+        return onnx_refuse(c,
+                           "input %zu ('%s') must be a constant (an initializer); computed inputs "
+                           "are not supported here",
+                           k, v->name);
     if (!want_const && v->layer == -2)
-        return refuse(c, "input %zu ('%s') is a constant; a computed tensor is expected", k,
-                      v->name);
+        return onnx_refuse(c, "input %zu ('%s') is a constant; a computed tensor is expected", k,
+                           v->name);
+    if (want_const && v->t->sym && strcmp(c->node->op_type, "Reshape"))
+        return onnx_refuse(
+            c,
+            "input %zu ('%s') holds the batch size, which is not known when the model "
+            "is imported",
+            k, v->name);
     if (!want_const && (v->pad[0] || v->pad[1] || v->pad[2] || v->pad[3]) &&
         strcmp(c->node->op_type, "Conv") && strcmp(c->node->op_type, "AveragePool"))
-        return refuse(c,
-                      "input '%s' comes from a Pad that only a Conv or an AveragePool can absorb",
-                      v->name);
+        return onnx_refuse(
+            c, "input '%s' comes from a Pad that only a Conv or an AveragePool can absorb",
+            v->name);
     *out = v;
     return CNN_OK;
 }
 
 /* Fail on any attribute not in the comma-separated list: an attribute we do
  * not read could change the result. */
-static cnn_status check_attrs(ctx *c, const char *known) {
+cnn_status onnx_check_attrs(ctx *c, const char *known) {
     for (size_t i = 0; i < c->node->n_attribute; i++) {
         const char *a = c->node->attribute[i]->name;
         size_t len = strlen(a);
@@ -123,7 +111,7 @@ static cnn_status check_attrs(ctx *c, const char *known) {
             ok = k == len && !strncmp(p, a, len);
             p = e ? e + 1 : p + k;
         }
-        if (!ok) return refuse(c, "attribute '%s' is not supported", a);
+        if (!ok) return onnx_refuse(c, "attribute '%s' is not supported", a);
     }
     return CNN_OK;
 }
@@ -137,16 +125,16 @@ static cnn_status extra_outputs_unused(ctx *c) {
         for (size_t i = 0; i < c->g->n_node; i++)
             for (size_t j = 0; j < c->g->node[i]->n_input; j++)
                 if (!strcmp(c->g->node[i]->input[j], o))
-                    return refuse(c,
-                                  "output %zu ('%s') is used by node '%s'; only the first "
-                                  "output is supported",
-                                  k, o, node_name(c->g->node[i]));
+                    return onnx_refuse(c,
+                                       "output %zu ('%s') is used by node '%s'; only the first "
+                                       "output is supported",
+                                       k, o, onnx_node_name(c->g->node[i]));
         for (size_t i = 0; i < c->g->n_output; i++)
             if (!strcmp(c->g->output[i]->name, o))
-                return refuse(c,
-                              "output %zu ('%s') is a graph output; only the first output is "
-                              "supported",
-                              k, o);
+                return onnx_refuse(c,
+                                   "output %zu ('%s') is a graph output; only the first output is "
+                                   "supported",
+                                   k, o);
     }
     return CNN_OK;
 }
@@ -174,7 +162,7 @@ static cnn_status append_text(ctx *c, const char *line) {
 /* A layer name from the weight's initializer ("features.0.weight" ->
  * "features.0", as PyTorch's state_dict) or else the node's name
  * ("/features/features.1/Relu" -> "features.features.1.Relu"); made unique. */
-static void layer_name(ctx *c, const value *weight, char *buf, size_t len) {
+void onnx_layer_name(ctx *c, const value *weight, char *buf, size_t len) {
     char base[64] = "";
     const char *w = weight ? weight->name : NULL;
     size_t wl = w ? strlen(w) : 0;
@@ -210,10 +198,8 @@ static const char *in_name(ctx *c, const value *v) {
 
 /* Add "TYPE name=NAME in=... OPTS" to the net and the text, compute its
  * shape, and define the node's first output as its result. */
-static cnn_status emit(ctx *c, const char *type, const char *name, value *const *ins, int n_in,
-                       int rank, const char *fmt, ...) CNN_PRINTF(7, 8);
-static cnn_status emit(ctx *c, const char *type, const char *name, value *const *ins, int n_in,
-                       int rank, const char *fmt, ...) {
+cnn_status onnx_emit(ctx *c, const char *type, const char *name, value *const *ins, int n_in,
+                     int rank, const char *fmt, ...) {
     char line[2048], opts[1024];
     va_list ap;
     va_start(ap, fmt);
@@ -223,7 +209,7 @@ static cnn_status emit(ctx *c, const char *type, const char *name, value *const 
     for (int i = 0; i < n_in; i++)
         k += snprintf(line + k, sizeof line - (size_t)k, "%s%s", i ? "," : "", in_name(c, ins[i]));
     if (*opts) k += snprintf(line + k, sizeof line - (size_t)k, " %s", opts);
-    if ((size_t)k >= sizeof line) return refuse(c, "model line too long");
+    if ((size_t)k >= sizeof line) return onnx_refuse(c, "model line too long");
     cnn_status s = cnn_net_add(c->net, line);
     if (s == CNN_OK) {
         cnn_layer *l = &c->net->layers[c->net->n_layers - 1];
@@ -234,7 +220,7 @@ static cnn_status emit(ctx *c, const char *type, const char *name, value *const 
             s = cnn_fail(CNN_ERR_SHAPE, "empty output %dx%dx%d", l->out.c, l->out.h, l->out.w);
     }
     if (s != CNN_OK) {
-        cnn_error_prefix("%s: node '%s' (%s) as '%s'", c->path, node_name(c->node),
+        cnn_error_prefix("%s: node '%s' (%s) as '%s'", c->path, onnx_node_name(c->node),
                          c->node->op_type, line);
         return s;
     }
@@ -243,12 +229,12 @@ static cnn_status emit(ctx *c, const char *type, const char *name, value *const 
                  .layer = c->net->n_layers - 1,
                  .rank = rank,
                  .shape = c->net->layers[c->net->n_layers - 1].out};
-    return define(c, out);
+    return onnx_define(c, out);
 }
 
 /* Store a weight tensor "<layer>.<suffix>"; takes ownership of data. */
-static cnn_status add_weight(ctx *c, const char *layer, const char *suffix, float *data,
-                             size_t count) {
+cnn_status onnx_add_weight(ctx *c, const char *layer, const char *suffix, float *data,
+                           size_t count) {
     cnn_onnx_model *m = c->m;
     if (m->n_w == m->cap_w) {
         int cap = m->cap_w ? 2 * m->cap_w : 64;
@@ -272,13 +258,13 @@ static cnn_status add_weight_copy(ctx *c, const char *layer, const char *suffix,
     float *d = malloc(count ? count * sizeof *d : 1);
     if (!d) return cnn_fail(CNN_ERR_NOMEM, "%s: out of memory", c->path);
     memcpy(d, src, count * sizeof *d);
-    return add_weight(c, layer, suffix, d, count);
+    return onnx_add_weight(c, layer, suffix, d, count);
 }
 
 /* ---- shared attribute logic ------------------------------------------- */
 
-static cnn_status float_const(ctx *c, const value *v, const char *what) {
-    if (v->t->is_int) return refuse(c, "%s must be float32", what);
+cnn_status onnx_float_const(ctx *c, const value *v, const char *what) {
+    if (v->t->is_int) return onnx_refuse(c, "%s must be float32", what);
     return CNN_OK;
 }
 
@@ -293,39 +279,39 @@ static cnn_status read_window(ctx *c, const value *x, int kh, int kw, int def_st
     int64_t v[8];
     int n;
     *w = (window){kh, kw, def_stride, def_stride, 1, 1, {0, 0, 0, 0}};
-    if (x->rank != 4) return refuse(c, "the input must be 4-D (N,C,H,W)");
+    if (x->rank != 4) return onnx_refuse(c, "the input must be 4-D (N,C,H,W)");
     if ((n = onnx_attr_ints(c->node, "kernel_shape", v, 8)) != 0) {
         if (n != 2 || v[0] < 1 || v[1] < 1 || v[0] > 4096 || v[1] > 4096)
-            return refuse(c, "kernel_shape must be 2 positive values");
+            return onnx_refuse(c, "kernel_shape must be 2 positive values");
         if (kh && (v[0] != kh || v[1] != kw))
-            return refuse(c, "kernel_shape %lldx%lld disagrees with the weight's %dx%d",
-                          (long long)v[0], (long long)v[1], kh, kw);
+            return onnx_refuse(c, "kernel_shape %lldx%lld disagrees with the weight's %dx%d",
+                               (long long)v[0], (long long)v[1], kh, kw);
         w->kh = (int)v[0];
         w->kw = (int)v[1];
     } else if (!kh) {
-        return refuse(c, "kernel_shape is required");
+        return onnx_refuse(c, "kernel_shape is required");
     }
     if ((n = onnx_attr_ints(c->node, "strides", v, 8)) != 0) {
         if (n != 2 || v[0] < 1 || v[1] < 1 || v[0] > 4096 || v[1] > 4096)
-            return refuse(c, "strides must be 2 positive values");
+            return onnx_refuse(c, "strides must be 2 positive values");
         w->sh = (int)v[0];
         w->sw = (int)v[1];
     }
     if ((n = onnx_attr_ints(c->node, "dilations", v, 8)) != 0) {
         if (n != 2 || v[0] < 1 || v[1] < 1 || v[0] > 4096 || v[1] > 4096)
-            return refuse(c, "dilations must be 2 positive values");
+            return onnx_refuse(c, "dilations must be 2 positive values");
         w->dh = (int)v[0];
         w->dw = (int)v[1];
     }
     char ap[32];
     onnx_attr_str(c->node, "auto_pad", ap, sizeof ap);
     if ((n = onnx_attr_ints(c->node, "pads", v, 8)) != 0) {
-        if (n != 4) return refuse(c, "pads must be 4 values");
+        if (n != 4) return onnx_refuse(c, "pads must be 4 values");
         for (int i = 0; i < 4; i++) {
-            if (v[i] < 0 || v[i] > 4096) return refuse(c, "pads must be from 0 to 4096");
+            if (v[i] < 0 || v[i] > 4096) return onnx_refuse(c, "pads must be from 0 to 4096");
             w->p[i] = (int)v[i];
         }
-        if (ap[0] && strcmp(ap, "NOTSET")) return refuse(c, "pads given with auto_pad=%s", ap);
+        if (ap[0] && strcmp(ap, "NOTSET")) return onnx_refuse(c, "pads given with auto_pad=%s", ap);
     }
     if (!strcmp(ap, "SAME_UPPER") || !strcmp(ap, "SAME_LOWER")) {
         /* output = ceil(in / stride); the odd one of an odd total goes at the
@@ -341,7 +327,7 @@ static cnn_status read_window(ctx *c, const value *x, int kh, int kw, int def_st
             w->p[i + 2] = ap[5] == 'U' ? hi : lo;
         }
     } else if (ap[0] && strcmp(ap, "NOTSET") && strcmp(ap, "VALID")) {
-        return refuse(c, "auto_pad=%s is not supported", ap);
+        return onnx_refuse(c, "auto_pad=%s is not supported", ap);
     }
     return CNN_OK;
 }
@@ -354,10 +340,10 @@ static int symmetric(const int p[4]) {
  * node; *x becomes its output. */
 static cnn_status emit_pad(ctx *c, value **x, const int p[4], float value_) {
     char name[64], opts[128];
-    layer_name(c, NULL, name, sizeof name - 4);
+    onnx_layer_name(c, NULL, name, sizeof name - 4);
     strcat(name, "_pad");
     snprintf(opts, sizeof opts, "padding=%d,%d,%d,%d value=%.9g", p[1], p[3], p[0], p[2], value_);
-    cnn_status s = emit(c, "pad", name, x, 1, 4, "%s", opts);
+    cnn_status s = onnx_emit(c, "pad", name, x, 1, 4, "%s", opts);
     if (s == CNN_OK) *x = &c->v[c->n_v - 1];
     return s;
 }
@@ -367,22 +353,24 @@ static cnn_status emit_pad(ctx *c, value **x, const int p[4], float value_) {
 static cnn_status op_conv(ctx *c) {
     value *x, *wv, *bv = NULL;
     cnn_status s;
-    if ((s = check_attrs(c, "auto_pad,dilations,group,kernel_shape,pads,strides")) ||
-        (s = input(c, 0, 0, &x)) || (s = input(c, 1, 1, &wv)) || (s = float_const(c, wv, "W")))
+    if ((s = onnx_check_attrs(c, "auto_pad,dilations,group,kernel_shape,pads,strides")) ||
+        (s = onnx_input(c, 0, 0, &x)) || (s = onnx_input(c, 1, 1, &wv)) ||
+        (s = onnx_float_const(c, wv, "W")))
         return s;
-    if (has_input(c->node, 2) && ((s = input(c, 2, 1, &bv)) || (s = float_const(c, bv, "B"))))
+    if (onnx_has_input(c->node, 2) &&
+        ((s = onnx_input(c, 2, 1, &bv)) || (s = onnx_float_const(c, bv, "B"))))
         return s;
     const onnx_tensor *w = wv->t;
-    if (w->ndim != 4) return refuse(c, "only 2-D convolution (a 4-D weight) is supported");
+    if (w->ndim != 4) return onnx_refuse(c, "only 2-D convolution (a 4-D weight) is supported");
     int64_t group = onnx_attr_int(c->node, "group", 1);
     if (group < 1 || group > x->shape.c || w->dims[1] * group != x->shape.c)
-        return refuse(c,
-                      "weight %lldx%lldx%lldx%lld with group=%lld does not fit %d input channels",
-                      (long long)w->dims[0], (long long)w->dims[1], (long long)w->dims[2],
-                      (long long)w->dims[3], (long long)group, x->shape.c);
+        return onnx_refuse(
+            c, "weight %lldx%lldx%lldx%lld with group=%lld does not fit %d input channels",
+            (long long)w->dims[0], (long long)w->dims[1], (long long)w->dims[2],
+            (long long)w->dims[3], (long long)group, x->shape.c);
     if (bv && (bv->t->count != (size_t)w->dims[0]))
-        return refuse(c, "bias has %zu values for %lld filters", bv->t->count,
-                      (long long)w->dims[0]);
+        return onnx_refuse(c, "bias has %zu values for %lld filters", bv->t->count,
+                           (long long)w->dims[0]);
     window k;
     if ((s = read_window(c, x, (int)w->dims[2], (int)w->dims[3], 1, &k))) return s;
     for (int i = 0; i < 4; i++)
@@ -397,12 +385,13 @@ static cnn_status op_conv(ctx *c) {
         memset(k.p, 0, sizeof k.p);
     }
     char name[64];
-    layer_name(c, wv, name, sizeof name);
-    if ((s = emit(c, "conv", name, &x, 1, 4,
-                  "filters=%lld kernel=%dx%d stride=%dx%d padding=%dx%d dilation=%dx%d groups=%lld "
-                  "bias=%d",
-                  (long long)w->dims[0], k.kh, k.kw, k.sh, k.sw, k.p[0], k.p[1], k.dh, k.dw,
-                  (long long)group, bv != NULL)))
+    onnx_layer_name(c, wv, name, sizeof name);
+    if ((s = onnx_emit(
+             c, "conv", name, &x, 1, 4,
+             "filters=%lld kernel=%dx%d stride=%dx%d padding=%dx%d dilation=%dx%d groups=%lld "
+             "bias=%d",
+             (long long)w->dims[0], k.kh, k.kw, k.sh, k.sw, k.p[0], k.p[1], k.dh, k.dw,
+             (long long)group, bv != NULL)))
         return s;
     if ((s = add_weight_copy(c, name, "weight", w->f, w->count))) return s;
     return bv ? add_weight_copy(c, name, "bias", bv->t->f, bv->t->count) : CNN_OK;
@@ -412,28 +401,29 @@ static cnn_status op_maxpool(ctx *c) {
     value *x;
     cnn_status s;
     window k;
-    if ((s = check_attrs(c,
-                         "auto_pad,ceil_mode,dilations,kernel_shape,pads,storage_order,strides")) ||
-        (s = extra_outputs_unused(c)) || (s = input(c, 0, 0, &x)) ||
+    if ((s = onnx_check_attrs(
+             c, "auto_pad,ceil_mode,dilations,kernel_shape,pads,storage_order,strides")) ||
+        (s = extra_outputs_unused(c)) || (s = onnx_input(c, 0, 0, &x)) ||
         (s = read_window(c, x, 0, 0, 1, &k)))
         return s;
     if (!symmetric(k.p))
-        return refuse(c, "asymmetric pads [%d,%d,%d,%d] are not supported for max pooling", k.p[0],
-                      k.p[1], k.p[2], k.p[3]);
+        return onnx_refuse(c, "asymmetric pads [%d,%d,%d,%d] are not supported for max pooling",
+                           k.p[0], k.p[1], k.p[2], k.p[3]);
     int ceil = (int)onnx_attr_int(c->node, "ceil_mode", 0);
     char name[64];
-    layer_name(c, NULL, name, sizeof name);
-    return emit(c, "maxpool", name, &x, 1, 4,
-                "kernel=%dx%d stride=%dx%d padding=%dx%d dilation=%dx%d ceil_mode=%d", k.kh, k.kw,
-                k.sh, k.sw, k.p[0], k.p[1], k.dh, k.dw, ceil != 0);
+    onnx_layer_name(c, NULL, name, sizeof name);
+    return onnx_emit(c, "maxpool", name, &x, 1, 4,
+                     "kernel=%dx%d stride=%dx%d padding=%dx%d dilation=%dx%d ceil_mode=%d", k.kh,
+                     k.kw, k.sh, k.sw, k.p[0], k.p[1], k.dh, k.dw, ceil != 0);
 }
 
 static cnn_status op_avgpool(ctx *c) {
     value *x;
     cnn_status s;
     window k;
-    if ((s = check_attrs(c, "auto_pad,ceil_mode,count_include_pad,kernel_shape,pads,strides")) ||
-        (s = input(c, 0, 0, &x)) || (s = read_window(c, x, 0, 0, 1, &k)))
+    if ((s = onnx_check_attrs(c,
+                              "auto_pad,ceil_mode,count_include_pad,kernel_shape,pads,strides")) ||
+        (s = onnx_input(c, 0, 0, &x)) || (s = read_window(c, x, 0, 0, 1, &k)))
         return s;
     int ceil = onnx_attr_int(c->node, "ceil_mode", 0) != 0;
     int cip = onnx_attr_int(c->node, "count_include_pad", 0) != 0;
@@ -443,12 +433,12 @@ static cnn_status op_avgpool(ctx *c) {
         /* The padded zeros count in the average: only the same as
          * count_include_pad=1 when no window runs past the padding (no ceil). */
         if (ceil)
-            return refuse(c, "%s with ceil_mode=1 is not supported",
-                          pending ? "a Pad before an AveragePool" : "asymmetric pads");
+            return onnx_refuse(c, "%s with ceil_mode=1 is not supported",
+                               pending ? "a Pad before an AveragePool" : "asymmetric pads");
         if (own && !cip)
-            return refuse(c, "%s with count_include_pad=0 is not supported",
-                          pending ? "a Pad before an AveragePool with its own pads"
-                                  : "asymmetric pads");
+            return onnx_refuse(c, "%s with count_include_pad=0 is not supported",
+                               pending ? "a Pad before an AveragePool with its own pads"
+                                       : "asymmetric pads");
         for (int i = 0; i < 4; i++)
             k.p[i] += x->pad[i];
         cip = 1;
@@ -461,49 +451,49 @@ static cnn_status op_avgpool(ctx *c) {
         }
     }
     char name[64];
-    layer_name(c, NULL, name, sizeof name);
-    return emit(c, "avgpool", name, &x, 1, 4,
-                "kernel=%dx%d stride=%dx%d padding=%dx%d ceil_mode=%d count_include_pad=%d", k.kh,
-                k.kw, k.sh, k.sw, k.p[0], k.p[1], ceil, cip);
+    onnx_layer_name(c, NULL, name, sizeof name);
+    return onnx_emit(c, "avgpool", name, &x, 1, 4,
+                     "kernel=%dx%d stride=%dx%d padding=%dx%d ceil_mode=%d count_include_pad=%d",
+                     k.kh, k.kw, k.sh, k.sw, k.p[0], k.p[1], ceil, cip);
 }
 
 static cnn_status op_simple(ctx *c, const char *type, const char *attrs, const char *opts) {
     value *x;
     cnn_status s;
-    if ((s = check_attrs(c, attrs)) || (s = input(c, 0, 0, &x))) return s;
+    if ((s = onnx_check_attrs(c, attrs)) || (s = onnx_input(c, 0, 0, &x))) return s;
     char name[64];
-    layer_name(c, NULL, name, sizeof name);
-    return emit(c, type, name, &x, 1, x->rank, "%s", opts);
+    onnx_layer_name(c, NULL, name, sizeof name);
+    return onnx_emit(c, type, name, &x, 1, x->rank, "%s", opts);
 }
 
-static cnn_status op_alias(ctx *c, value *x) {
+cnn_status onnx_alias(ctx *c, value *x) {
     value out = *x;
     out.name = c->node->output[0];
-    return define(c, out);
+    return onnx_define(c, out);
 }
 
 static cnn_status op_identity(ctx *c) {
-    cnn_status s = check_attrs(c, "");
+    cnn_status s = onnx_check_attrs(c, "");
     if (s) return s;
-    if (!has_input(c->node, 0)) return refuse(c, "input 0 is missing");
-    value *x = find(c, c->node->input[0]);
-    if (!x) return refuse(c, "input '%s' is not defined before its use", c->node->input[0]);
-    return op_alias(c, x);
+    if (!onnx_has_input(c->node, 0)) return onnx_refuse(c, "input 0 is missing");
+    value *x = onnx_find(c, c->node->input[0]);
+    if (!x) return onnx_refuse(c, "input '%s' is not defined before its use", c->node->input[0]);
+    return onnx_alias(c, x);
 }
 
 static cnn_status op_constant(ctx *c) {
     cnn_status s;
-    if ((s = check_attrs(c, "value,value_float,value_int,value_ints,value_floats"))) return s;
+    if ((s = onnx_check_attrs(c, "value,value_float,value_int,value_ints,value_floats"))) return s;
     onnx_tensor *t = NULL;
     const Onnx__AttributeProto *a;
     char what[256];
-    snprintf(what, sizeof what, "node '%s' (Constant)", node_name(c->node));
+    snprintf(what, sizeof what, "node '%s' (Constant)", onnx_node_name(c->node));
     if ((a = onnx_attr(c->node, "value")) && a->t) {
         if ((s = onnx_tensor_decode(a->t, c->path, what, &t))) return s;
     } else {
         a = c->node->n_attribute ? c->node->attribute[0] : NULL;
         size_t n = !a ? 0 : a->has_f || a->has_i ? 1 : a->n_floats ? a->n_floats : a->n_ints;
-        if (!a || !n) return refuse(c, "no value");
+        if (!a || !n) return onnx_refuse(c, "no value");
         t = calloc(1, sizeof *t);
         if (!t) return cnn_fail(CNN_ERR_NOMEM, "%s: out of memory", c->path);
         t->count = n;
@@ -524,172 +514,147 @@ static cnn_status op_constant(ctx *c) {
             else
                 t->f[i] = a->has_f ? a->f : a->floats[i];
     }
-    if ((s = keep_const(c, t))) return s;
-    return define(c, (value){.name = c->node->output[0], .layer = -2, .t = t});
+    if ((s = onnx_keep_const(c, t))) return s;
+    return onnx_define(c, (value){.name = c->node->output[0], .layer = -2, .t = t});
 }
 
 static cnn_status op_dropout(ctx *c) {
     value *x, *r;
     cnn_status s;
-    if ((s = check_attrs(c, "ratio,seed")) || (s = extra_outputs_unused(c)) ||
-        (s = input(c, 0, 0, &x)))
+    if ((s = onnx_check_attrs(c, "ratio,seed")) || (s = extra_outputs_unused(c)) ||
+        (s = onnx_input(c, 0, 0, &x)))
         return s;
     float p = onnx_attr_float(c->node, "ratio", 0.5f);
-    if (has_input(c->node, 1)) {
-        if ((s = input(c, 1, 1, &r)) || (s = float_const(c, r, "ratio"))) return s;
-        if (r->t->count != 1) return refuse(c, "ratio must be a scalar");
+    if (onnx_has_input(c->node, 1)) {
+        if ((s = onnx_input(c, 1, 1, &r)) || (s = onnx_float_const(c, r, "ratio"))) return s;
+        if (r->t->count != 1) return onnx_refuse(c, "ratio must be a scalar");
         p = r->t->f[0];
     }
-    if (!(p >= 0 && p < 1)) return refuse(c, "ratio %g is outside [0, 1)", p);
-    if (p == 0) return op_alias(c, x);
+    if (!(p >= 0 && p < 1)) return onnx_refuse(c, "ratio %g is outside [0, 1)", p);
+    if (p == 0) return onnx_alias(c, x);
     char name[64], opts[32];
-    layer_name(c, NULL, name, sizeof name);
+    onnx_layer_name(c, NULL, name, sizeof name);
     snprintf(opts, sizeof opts, "p=%.9g", p);
-    return emit(c, "dropout", name, &x, 1, x->rank, "%s", opts);
+    return onnx_emit(c, "dropout", name, &x, 1, x->rank, "%s", opts);
 }
 
 static cnn_status op_clip(ctx *c) {
     value *x, *b;
     cnn_status s;
-    if ((s = check_attrs(c, "min,max")) || (s = input(c, 0, 0, &x))) return s;
+    if ((s = onnx_check_attrs(c, "min,max")) || (s = onnx_input(c, 0, 0, &x))) return s;
     const Onnx__AttributeProto *amin = onnx_attr(c->node, "min"), *amax = onnx_attr(c->node, "max");
     int has_lo = amin != NULL, has_hi = amax != NULL;
     float lo = amin ? amin->f : 0, hi = amax ? amax->f : 0;
     for (int k = 1; k <= 2; k++) {
-        if (!has_input(c->node, (size_t)k)) continue;
-        if ((s = input(c, (size_t)k, 1, &b)) || (s = float_const(c, b, k == 1 ? "min" : "max")))
+        if (!onnx_has_input(c->node, (size_t)k)) continue;
+        if ((s = onnx_input(c, (size_t)k, 1, &b)) ||
+            (s = onnx_float_const(c, b, k == 1 ? "min" : "max")))
             return s;
-        if (b->t->count != 1) return refuse(c, "%s must be a scalar", k == 1 ? "min" : "max");
+        if (b->t->count != 1) return onnx_refuse(c, "%s must be a scalar", k == 1 ? "min" : "max");
         if (k == 1)
             has_lo = 1, lo = b->t->f[0];
         else
             has_hi = 1, hi = b->t->f[0];
     }
     char name[64], opts[96] = "";
-    layer_name(c, NULL, name, sizeof name);
-    if (has_lo && lo == 0 && !has_hi) return emit(c, "relu", name, &x, 1, x->rank, "%s", "");
-    if (!has_lo && !has_hi) return op_alias(c, x);
+    onnx_layer_name(c, NULL, name, sizeof name);
+    if (has_lo && lo == 0 && !has_hi) return onnx_emit(c, "relu", name, &x, 1, x->rank, "%s", "");
+    if (!has_lo && !has_hi) return onnx_alias(c, x);
     if ((has_lo && !isfinite(lo)) || (has_hi && !isfinite(hi)) || (has_lo && has_hi && lo > hi))
-        return refuse(c, "bounds [%g, %g] are not finite and ordered", lo, hi);
+        return onnx_refuse(c, "bounds [%g, %g] are not finite and ordered", lo, hi);
     int k = 0;
     if (has_lo) k += snprintf(opts + k, sizeof opts - (size_t)k, "min=%.9g", lo);
     if (has_hi) snprintf(opts + k, sizeof opts - (size_t)k, "%smax=%.9g", k ? " " : "", hi);
-    return emit(c, "clip", name, &x, 1, x->rank, "%s", opts);
+    return onnx_emit(c, "clip", name, &x, 1, x->rank, "%s", opts);
 }
 
 static cnn_status op_flatten(ctx *c) {
     value *x;
     cnn_status s;
-    if ((s = check_attrs(c, "axis")) || (s = input(c, 0, 0, &x))) return s;
+    if ((s = onnx_check_attrs(c, "axis")) || (s = onnx_input(c, 0, 0, &x))) return s;
     int64_t axis = onnx_attr_int(c->node, "axis", 1);
     if (axis != 1 && !(x->rank == 4 && axis == -3) && !(x->rank == 2 && axis == -1))
-        return refuse(c, "axis=%lld: only axis=1 (keep the batch) is supported", (long long)axis);
-    if (x->rank == 2) return op_alias(c, x);
+        return onnx_refuse(c, "axis=%lld: only axis=1 (keep the batch) is supported",
+                           (long long)axis);
+    if (x->rank == 2) return onnx_alias(c, x);
     char name[64];
-    layer_name(c, NULL, name, sizeof name);
-    return emit(c, "flatten", name, &x, 1, 2, "%s", "");
-}
-
-static cnn_status op_reshape(ctx *c) {
-    value *x, *sh;
-    cnn_status s;
-    if ((s = check_attrs(c, "allowzero")) || (s = input(c, 0, 0, &x)) || (s = input(c, 1, 1, &sh)))
-        return s;
-    const onnx_tensor *t = sh->t;
-    int64_t chw = (int64_t)cnn_shape_size(x->shape);
-    if (!t->is_int || t->ndim != 1) return refuse(c, "the shape must be a 1-D int64 constant");
-    int az = onnx_attr_int(c->node, "allowzero", 0) != 0;
-    if (t->count == 2) {
-        int64_t a = t->i[0], b = t->i[1];
-        int batch_ok = (a == 0 && !az) || (a == -1 && b == chw) || (a > 0 && (b == -1 || b == chw));
-        if (batch_ok && (b == -1 || b == chw)) {
-            if (x->rank == 2) return op_alias(c, x);
-            char name[64];
-            layer_name(c, NULL, name, sizeof name);
-            return emit(c, "flatten", name, &x, 1, 2, "%s", "");
-        }
-    }
-    if (t->count == 4 && x->rank == 4 && (t->i[0] == -1 || t->i[0] > 0 || (t->i[0] == 0 && !az)) &&
-        t->i[1] == x->shape.c && t->i[2] == x->shape.h && t->i[3] == x->shape.w)
-        return op_alias(c, x);
-    if (t->count == 4 && x->rank == 2 && (t->i[0] == -1 || t->i[0] > 0 || (t->i[0] == 0 && !az)) &&
-        t->i[1] == x->shape.c && t->i[2] == 1 && t->i[3] == 1) {
-        value out = *x;
-        out.name = c->node->output[0];
-        out.rank = 4;
-        return define(c, out);
-    }
-    return refuse(c, "only a reshape to (N, -1) (a flatten) or to the same shape is supported");
+    onnx_layer_name(c, NULL, name, sizeof name);
+    return onnx_emit(c, "flatten", name, &x, 1, 2, "%s", "");
 }
 
 /* Gemm: Y = alpha * A B' + beta * C with A (N,K) -> dense. MatMul: A B. */
 static cnn_status op_gemm(ctx *c, int matmul) {
     value *x, *bv, *cv = NULL;
     cnn_status s;
-    if ((s = check_attrs(c, matmul ? "" : "alpha,beta,transA,transB")) ||
-        (s = input(c, 0, 0, &x)) || (s = input(c, 1, 1, &bv)) || (s = float_const(c, bv, "B")))
+    if ((s = onnx_check_attrs(c, matmul ? "" : "alpha,beta,transA,transB")) ||
+        (s = onnx_input(c, 0, 0, &x)) || (s = onnx_input(c, 1, 1, &bv)) ||
+        (s = onnx_float_const(c, bv, "B")))
         return s;
-    if (!matmul && has_input(c->node, 2) &&
-        ((s = input(c, 2, 1, &cv)) || (s = float_const(c, cv, "C"))))
+    if (!matmul && onnx_has_input(c->node, 2) &&
+        ((s = onnx_input(c, 2, 1, &cv)) || (s = onnx_float_const(c, cv, "C"))))
         return s;
-    if (x->rank != 2) return refuse(c, "the input must be 2-D (N,K); flatten it first");
-    if (onnx_attr_int(c->node, "transA", 0)) return refuse(c, "transA=1 is not supported");
+    if (x->rank != 2) return onnx_refuse(c, "the input must be 2-D (N,K); flatten it first");
+    if (onnx_attr_int(c->node, "transA", 0)) return onnx_refuse(c, "transA=1 is not supported");
     int transb = matmul ? 0 : onnx_attr_int(c->node, "transB", 0) != 0;
     float alpha = onnx_attr_float(c->node, "alpha", 1), beta = onnx_attr_float(c->node, "beta", 1);
     const onnx_tensor *b = bv->t;
     int64_t kin = x->shape.c;
-    if (b->ndim != 2) return refuse(c, "B must be a 2-D constant");
+    if (b->ndim != 2) return onnx_refuse(c, "B must be a 2-D constant");
     int64_t units = transb ? b->dims[0] : b->dims[1], kb = transb ? b->dims[1] : b->dims[0];
     if (kb != kin)
-        return refuse(c, "B has %lld inputs, the input has %lld", (long long)kb, (long long)kin);
+        return onnx_refuse(c, "B has %lld inputs, the input has %lld", (long long)kb,
+                           (long long)kin);
     if (cv &&
         !(cv->t->count == 1 || (cv->t->count == (size_t)units &&
                                 (cv->t->ndim == 1 || (cv->t->ndim == 2 && cv->t->dims[0] == 1)))))
-        return refuse(c, "C must be a scalar, (M) or (1,M) constant");
+        return onnx_refuse(c, "C must be a scalar, (M) or (1,M) constant");
     char name[64];
-    layer_name(c, bv, name, sizeof name);
+    onnx_layer_name(c, bv, name, sizeof name);
     int bias = cv != NULL && beta != 0;
-    if ((s = emit(c, "dense", name, &x, 1, 2, "units=%lld bias=%d", (long long)units, bias)))
+    if ((s = onnx_emit(c, "dense", name, &x, 1, 2, "units=%lld bias=%d", (long long)units, bias)))
         return s;
     float *w = malloc((size_t)units * (size_t)kin * sizeof *w);
     if (!w) return cnn_fail(CNN_ERR_NOMEM, "%s: out of memory", c->path);
     for (int64_t u = 0; u < units; u++) /* ours is (units, K) */
         for (int64_t k = 0; k < kin; k++)
             w[u * kin + k] = alpha * (transb ? b->f[u * kin + k] : b->f[k * units + u]);
-    if ((s = add_weight(c, name, "weight", w, (size_t)(units * kin)))) return s;
+    if ((s = onnx_add_weight(c, name, "weight", w, (size_t)(units * kin)))) return s;
     if (!bias) return CNN_OK;
     float *bb = malloc((size_t)units * sizeof *bb);
     if (!bb) return cnn_fail(CNN_ERR_NOMEM, "%s: out of memory", c->path);
     for (int64_t u = 0; u < units; u++)
         bb[u] = beta * cv->t->f[cv->t->count == 1 ? 0 : u];
-    return add_weight(c, name, "bias", bb, (size_t)units);
+    return onnx_add_weight(c, name, "bias", bb, (size_t)units);
 }
 
 /* Add/Sub/Mul/Div. Two computed tensors of one shape: add (Add only). One
  * constant, scalar or per channel: a fixed affine layer. */
 static cnn_status op_arith(ctx *c, char op) {
     cnn_status s;
-    if ((s = check_attrs(c, ""))) return s;
-    if (!has_input(c->node, 0) || !has_input(c->node, 1)) return refuse(c, "needs two inputs");
-    value *a = find(c, c->node->input[0]), *b = find(c, c->node->input[1]);
-    if (!a || !b) return refuse(c, "an input is not defined before its use");
+    if ((s = onnx_check_attrs(c, ""))) return s;
+    if (!onnx_has_input(c->node, 0) || !onnx_has_input(c->node, 1))
+        return onnx_refuse(c, "needs two inputs");
+    value *a = onnx_find(c, c->node->input[0]), *b = onnx_find(c, c->node->input[1]);
+    if (!a || !b) return onnx_refuse(c, "an input is not defined before its use");
     if (a->layer != -2 && b->layer != -2) {
-        if ((s = input(c, 0, 0, &a)) || (s = input(c, 1, 0, &b))) return s;
-        if (op != '+') return refuse(c, "of two computed tensors: only Add is supported");
+        if ((s = onnx_input(c, 0, 0, &a)) || (s = onnx_input(c, 1, 0, &b))) return s;
+        if (op != '+') return onnx_refuse(c, "of two computed tensors: only Add is supported");
         if (a->rank != b->rank || a->shape.c != b->shape.c || a->shape.h != b->shape.h ||
             a->shape.w != b->shape.w)
-            return refuse(c, "shapes %dx%dx%d and %dx%dx%d differ; broadcasting is not supported",
-                          a->shape.c, a->shape.h, a->shape.w, b->shape.c, b->shape.h, b->shape.w);
+            return onnx_refuse(
+                c, "shapes %dx%dx%d and %dx%dx%d differ; broadcasting is not supported", a->shape.c,
+                a->shape.h, a->shape.w, b->shape.c, b->shape.h, b->shape.w);
         value *ins[2] = {a, b};
         char name[64];
-        layer_name(c, NULL, name, sizeof name);
-        return emit(c, "add", name, ins, 2, a->rank, "%s", "");
+        onnx_layer_name(c, NULL, name, sizeof name);
+        return onnx_emit(c, "add", name, ins, 2, a->rank, "%s", "");
     }
-    if (a->layer == -2 && b->layer == -2) return refuse(c, "both inputs are constants");
+    if (a->layer == -2 && b->layer == -2) return onnx_refuse(c, "both inputs are constants");
     int const_first = a->layer == -2;
     value *x, *k;
-    if ((s = input(c, const_first ? 1 : 0, 0, &x)) || (s = input(c, const_first ? 0 : 1, 1, &k)) ||
-        (s = float_const(c, k, "the constant operand")))
+    if ((s = onnx_input(c, const_first ? 1 : 0, 0, &x)) ||
+        (s = onnx_input(c, const_first ? 0 : 1, 1, &k)) ||
+        (s = onnx_float_const(c, k, "the constant operand")))
         return s;
     const onnx_tensor *t = k->t;
     int ch = x->shape.c;
@@ -703,15 +668,17 @@ static cnn_status op_arith(ctx *c, char op) {
         for (int d = 0; d < t->ndim && per_channel; d++)
             if (d != chan_axis && t->dims[d] != 1) per_channel = 0;
         if (!per_channel)
-            return refuse(c, "the constant operand '%s' does not broadcast per channel", k->name);
+            return onnx_refuse(c, "the constant operand '%s' does not broadcast per channel",
+                               k->name);
     } else {
-        return refuse(c,
-                      "the constant operand '%s' has %zu values; only a scalar or one value per "
-                      "channel (%d) is supported",
-                      k->name, t->count, ch);
+        return onnx_refuse(
+            c,
+            "the constant operand '%s' has %zu values; only a scalar or one value per "
+            "channel (%d) is supported",
+            k->name, t->count, ch);
     }
     if (t->ndim > x->rank)
-        return refuse(c, "the constant operand has more dimensions than the input");
+        return onnx_refuse(c, "the constant operand has more dimensions than the input");
     float *sc = malloc((size_t)ch * sizeof *sc), *sh = malloc((size_t)ch * sizeof *sh);
     if (!sc || !sh) {
         free(sc);
@@ -735,65 +702,69 @@ static cnn_status op_arith(ctx *c, char op) {
         else {
             free(sc);
             free(sh);
-            return refuse(c, const_first ? "a constant divided by a tensor is not supported"
-                                         : "division by zero");
+            return onnx_refuse(c, const_first ? "a constant divided by a tensor is not supported"
+                                              : "division by zero");
         }
     }
     char name[64];
-    layer_name(c, NULL, name, sizeof name);
-    if ((s = emit(c, "affine", name, &x, 1, x->rank, "%s", "")) != CNN_OK) {
+    onnx_layer_name(c, NULL, name, sizeof name);
+    if ((s = onnx_emit(c, "affine", name, &x, 1, x->rank, "%s", "")) != CNN_OK) {
         free(sc);
         free(sh);
         return s;
     }
-    if ((s = add_weight(c, name, "scale", sc, (size_t)ch))) {
+    if ((s = onnx_add_weight(c, name, "scale", sc, (size_t)ch))) {
         free(sh);
         return s;
     }
-    return add_weight(c, name, "shift", sh, (size_t)ch);
+    return onnx_add_weight(c, name, "shift", sh, (size_t)ch);
 }
 
 static cnn_status op_concat(ctx *c) {
     cnn_status s;
-    if ((s = check_attrs(c, "axis"))) return s;
+    if ((s = onnx_check_attrs(c, "axis"))) return s;
     if (c->node->n_input < 1 || c->node->n_input > CNN_MAX_INPUTS)
-        return refuse(c, "%zu inputs (1 to %d supported)", c->node->n_input, CNN_MAX_INPUTS);
+        return onnx_refuse(c, "%zu inputs (1 to %d supported)", c->node->n_input, CNN_MAX_INPUTS);
     value *ins[CNN_MAX_INPUTS];
     for (size_t i = 0; i < c->node->n_input; i++)
-        if ((s = input(c, i, 0, &ins[i]))) return s;
+        if ((s = onnx_input(c, i, 0, &ins[i]))) return s;
     int rank = ins[0]->rank;
     int64_t axis = onnx_attr_int(c->node, "axis", 1);
     if (!(axis == 1 || (rank == 4 && axis == -3) || (rank == 2 && axis == -1)))
-        return refuse(c, "axis=%lld: only the channel axis (1) is supported", (long long)axis);
+        return onnx_refuse(c, "axis=%lld: only the channel axis (1) is supported", (long long)axis);
     for (size_t i = 1; i < c->node->n_input; i++)
-        if (ins[i]->rank != rank) return refuse(c, "inputs of different ranks");
+        if (ins[i]->rank != rank) return onnx_refuse(c, "inputs of different ranks");
     char name[64];
-    layer_name(c, NULL, name, sizeof name);
-    return emit(c, "concat", name, ins, (int)c->node->n_input, rank, "%s", "");
+    onnx_layer_name(c, NULL, name, sizeof name);
+    return onnx_emit(c, "concat", name, ins, (int)c->node->n_input, rank, "%s", "");
 }
 
 static cnn_status op_batchnorm(ctx *c) {
     value *x, *p[4];
     cnn_status s;
-    if ((s = check_attrs(c, "epsilon,momentum,training_mode,spatial")) ||
-        (s = extra_outputs_unused(c)) || (s = input(c, 0, 0, &x)))
+    if ((s = onnx_check_attrs(c, "epsilon,momentum,training_mode,spatial")) ||
+        (s = extra_outputs_unused(c)) || (s = onnx_input(c, 0, 0, &x)))
         return s;
-    if (onnx_attr_int(c->node, "spatial", 1) != 1) return refuse(c, "spatial=0 is not supported");
+    if (onnx_attr_int(c->node, "spatial", 1) != 1)
+        return onnx_refuse(c, "spatial=0 is not supported");
     static const char *const names[4] = {"scale", "B", "input_mean", "input_var"};
     for (int i = 0; i < 4; i++) {
-        if ((s = input(c, (size_t)i + 1, 1, &p[i])) || (s = float_const(c, p[i], names[i])))
+        if ((s = onnx_input(c, (size_t)i + 1, 1, &p[i])) ||
+            (s = onnx_float_const(c, p[i], names[i])))
             return s;
         if (p[i]->t->count != (size_t)x->shape.c)
-            return refuse(c, "%s has %zu values for %d channels", names[i], p[i]->t->count,
-                          x->shape.c);
+            return onnx_refuse(c, "%s has %zu values for %d channels", names[i], p[i]->t->count,
+                               x->shape.c);
     }
     float eps = onnx_attr_float(c->node, "epsilon", 1e-5f);
     float mom = onnx_attr_float(c->node, "momentum", 0.9f);
-    if (!(eps > 0) || !(mom >= 0 && mom <= 1)) return refuse(c, "epsilon or momentum out of range");
+    if (!(eps > 0) || !(mom >= 0 && mom <= 1))
+        return onnx_refuse(c, "epsilon or momentum out of range");
     char name[64];
-    layer_name(c, p[0], name, sizeof name);
+    onnx_layer_name(c, p[0], name, sizeof name);
     /* ONNX: running = running * momentum + batch * (1 - momentum); torch's momentum is 1 - that. */
-    if ((s = emit(c, "batchnorm", name, &x, 1, x->rank, "eps=%.9g momentum=%.6g", eps, 1.0 - mom)))
+    if ((s = onnx_emit(c, "batchnorm", name, &x, 1, x->rank, "eps=%.9g momentum=%.6g", eps,
+                       1.0 - mom)))
         return s;
     static const char *const suffix[4] = {"weight", "bias", "running_mean", "running_var"};
     for (int i = 0; i < 4; i++)
@@ -804,37 +775,41 @@ static cnn_status op_batchnorm(ctx *c) {
 static cnn_status op_softmax(ctx *c) {
     value *x;
     cnn_status s;
-    if ((s = check_attrs(c, "axis")) || (s = input(c, 0, 0, &x))) return s;
+    if ((s = onnx_check_attrs(c, "axis")) || (s = onnx_input(c, 0, 0, &x))) return s;
     int old = c->m->opset < 13;
     int64_t axis = onnx_attr_int(c->node, "axis", old ? 1 : -1);
     if (axis < 0) axis += x->rank;
     int ok = axis == 1 && (x->rank == 2 || !old || (x->shape.h == 1 && x->shape.w == 1));
     if (!ok)
-        return refuse(c, "axis=%lld on a %d-D input: only the softmax over channels is supported",
-                      (long long)onnx_attr_int(c->node, "axis", old ? 1 : -1), x->rank);
+        return onnx_refuse(c,
+                           "axis=%lld on a %d-D input: only the softmax over channels is supported",
+                           (long long)onnx_attr_int(c->node, "axis", old ? 1 : -1), x->rank);
     char name[64];
-    layer_name(c, NULL, name, sizeof name);
-    return emit(c, "softmax", name, &x, 1, x->rank, "%s", "");
+    onnx_layer_name(c, NULL, name, sizeof name);
+    return onnx_emit(c, "softmax", name, &x, 1, x->rank, "%s", "");
 }
 
 static cnn_status op_lrn(ctx *c) {
     value *x;
     cnn_status s;
-    if ((s = check_attrs(c, "alpha,beta,bias,size")) || (s = input(c, 0, 0, &x))) return s;
+    if ((s = onnx_check_attrs(c, "alpha,beta,bias,size")) || (s = onnx_input(c, 0, 0, &x)))
+        return s;
     int64_t size = onnx_attr_int(c->node, "size", 0);
-    if (size < 1 || size > 4096) return refuse(c, "size must be given and positive");
+    if (size < 1 || size > 4096) return onnx_refuse(c, "size must be given and positive");
     /* ONNX's channel window is [c - floor((size-1)/2), c + ceil((size-1)/2)], torch's
      * (and our lrn's) [c - floor(size/2), c + floor((size-1)/2)]: the same for odd
      * sizes, mirrored for even ones. */
     if (size % 2 == 0)
-        return refuse(c, "size=%lld: an even LRN window is placed differently in ONNX than "
-                         "in this library's lrn layer (torch's)",
-                      (long long)size);
+        return onnx_refuse(c,
+                           "size=%lld: an even LRN window is placed differently in ONNX than "
+                           "in this library's lrn layer (torch's)",
+                           (long long)size);
     char name[64];
-    layer_name(c, NULL, name, sizeof name);
-    return emit(c, "lrn", name, &x, 1, x->rank, "size=%lld alpha=%.9g beta=%.9g k=%.9g",
-                (long long)size, onnx_attr_float(c->node, "alpha", 1e-4f),
-                onnx_attr_float(c->node, "beta", 0.75f), onnx_attr_float(c->node, "bias", 1.0f));
+    onnx_layer_name(c, NULL, name, sizeof name);
+    return onnx_emit(c, "lrn", name, &x, 1, x->rank, "size=%lld alpha=%.9g beta=%.9g k=%.9g",
+                     (long long)size, onnx_attr_float(c->node, "alpha", 1e-4f),
+                     onnx_attr_float(c->node, "beta", 0.75f),
+                     onnx_attr_float(c->node, "bias", 1.0f));
 }
 
 /* Can every reader of value `name` absorb a zero padding itself? Conv
@@ -862,50 +837,54 @@ static int pad_foldable(ctx *c, const char *name) {
 static cnn_status op_pad(ctx *c) {
     value *x, *pv, *cv;
     cnn_status s;
-    if ((s = check_attrs(c, "mode,pads,value")) || (s = input(c, 0, 0, &x))) return s;
+    if ((s = onnx_check_attrs(c, "mode,pads,value")) || (s = onnx_input(c, 0, 0, &x))) return s;
     char mode[32];
     onnx_attr_str(c->node, "mode", mode, sizeof mode);
-    if (mode[0] && strcmp(mode, "constant")) return refuse(c, "mode=%s is not supported", mode);
+    if (mode[0] && strcmp(mode, "constant"))
+        return onnx_refuse(c, "mode=%s is not supported", mode);
     int64_t p[8];
     int n;
     float value_ = onnx_attr_float(c->node, "value", 0);
-    if (has_input(c->node, 1)) {
-        if ((s = input(c, 1, 1, &pv))) return s;
-        if (!pv->t->is_int || pv->t->count > 8) return refuse(c, "pads must be int64");
+    if (onnx_has_input(c->node, 1)) {
+        if ((s = onnx_input(c, 1, 1, &pv))) return s;
+        if (!pv->t->is_int || pv->t->count > 8) return onnx_refuse(c, "pads must be int64");
         n = (int)pv->t->count;
         for (int i = 0; i < n; i++)
             p[i] = pv->t->i[i];
     } else {
         n = onnx_attr_ints(c->node, "pads", p, 8);
     }
-    if (has_input(c->node, 2)) {
-        if ((s = input(c, 2, 1, &cv)) || (s = float_const(c, cv, "constant_value"))) return s;
-        if (cv->t->count != 1) return refuse(c, "constant_value must be a scalar");
+    if (onnx_has_input(c->node, 2)) {
+        if ((s = onnx_input(c, 2, 1, &cv)) || (s = onnx_float_const(c, cv, "constant_value")))
+            return s;
+        if (cv->t->count != 1) return onnx_refuse(c, "constant_value must be a scalar");
         value_ = cv->t->f[0];
     }
-    if (has_input(c->node, 3)) return refuse(c, "the axes input is not supported");
-    if (!isfinite(value_)) return refuse(c, "padding with %g is not supported", value_);
-    if (x->rank != 4 || n != 8) return refuse(c, "only 4-D inputs with 8 pads are supported");
+    if (onnx_has_input(c->node, 3)) return onnx_refuse(c, "the axes input is not supported");
+    if (!isfinite(value_)) return onnx_refuse(c, "padding with %g is not supported", value_);
+    if (x->rank != 4 || n != 8) return onnx_refuse(c, "only 4-D inputs with 8 pads are supported");
     if (p[0] || p[1] || p[4] || p[5])
-        return refuse(c, "padding the batch or channel axis is not supported");
+        return onnx_refuse(c, "padding the batch or channel axis is not supported");
     for (int i = 0; i < 8; i++)
-        if (p[i] < 0 || p[i] > 4096) return refuse(c, "pads must be from 0 to 4096");
+        if (p[i] < 0 || p[i] > 4096) return onnx_refuse(c, "pads must be from 0 to 4096");
     int q[4] = {(int)p[2], (int)p[3], (int)p[6], (int)p[7]}; /* top, left, bottom, right */
-    if (!q[0] && !q[1] && !q[2] && !q[3]) return op_alias(c, x);
+    if (!q[0] && !q[1] && !q[2] && !q[3]) return onnx_alias(c, x);
     if (value_ == 0 && pad_foldable(c, c->node->output[0])) {
         value out = *x;
         out.name = c->node->output[0];
         for (int i = 0; i < 4; i++)
             out.pad[i] += q[i];
-        return define(c, out);
+        return onnx_define(c, out);
     }
     return emit_pad(c, &x, q, value_);
 }
 
-/* A node of a foldable type whose inputs are all constants becomes a constant. */
+/* A node of a foldable type whose inputs are all constants becomes a constant
+ * (arithmetic only on integers: sizes computed from Shape). */
 static int try_fold(ctx *c, cnn_status *s) {
-    static const char *const ops[] = {"ConstantOfShape", "Cast",  "Concat",
-                                      "Reshape",         "Slice", "Transpose"};
+    static const char *const ops[] = {
+        "ConstantOfShape", "Cast",  "Concat",    "Reshape", "Slice", "Gather", "Unsqueeze",
+        "Squeeze",         "Equal", "Transpose", "Add",     "Sub",   "Mul",    "Div"};
     const Onnx__NodeProto *n = c->node;
     int known = 0;
     for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++)
@@ -914,31 +893,37 @@ static int try_fold(ctx *c, cnn_status *s) {
     const onnx_tensor *in[8] = {0}; /* inputs past n_input read as absent, never garbage */
     for (size_t k = 0; k < n->n_input; k++) {
         in[k] = NULL;
-        if (!has_input(n, k)) continue;
-        value *v = find(c, n->input[k]);
+        if (!onnx_has_input(n, k)) continue;
+        value *v = onnx_find(c, n->input[k]);
         if (!v || v->layer != -2) return 0;
         in[k] = v->t;
     }
     if (!in[0]) return 0;
+    if ((!strcmp(n->op_type, "Add") || !strcmp(n->op_type, "Sub") || !strcmp(n->op_type, "Mul") ||
+         !strcmp(n->op_type, "Div")) &&
+        !(in[0]->is_int && in[1] && in[1]->is_int))
+        return 0; /* float constants: refused as arithmetic on constants */
     char err[160];
     onnx_tensor *t;
     if (onnx_fold(n, in, (int)n->n_input, &t, err, sizeof err) != CNN_OK) {
-        *s = refuse(c, "on constants: %s", err);
+        *s = onnx_refuse(c, "on constants: %s", err);
         return 1;
     }
-    if ((*s = keep_const(c, t)) == CNN_OK)
-        *s = define(c, (value){.name = n->output[0], .layer = -2, .t = t});
+    if ((*s = onnx_keep_const(c, t)) == CNN_OK)
+        *s = onnx_define(c, (value){.name = n->output[0], .layer = -2, .t = t});
     return 1;
 }
 
-static cnn_status translate_node(ctx *c) {
+cnn_status onnx_translate_node(ctx *c) {
     const Onnx__NodeProto *n = c->node;
     const char *op = n->op_type ? n->op_type : "";
     if (n->domain && *n->domain && strcmp(n->domain, "ai.onnx"))
-        return refuse(c, "operator domain '%s' is not supported", n->domain);
-    if (n->n_output < 1 || !n->output[0] || !*n->output[0]) return refuse(c, "no output");
+        return onnx_refuse(c, "operator domain '%s' is not supported", n->domain);
+    if (n->n_output < 1 || !n->output[0] || !*n->output[0]) return onnx_refuse(c, "no output");
     cnn_status folded;
-    if (try_fold(c, &folded)) return folded;
+    if (try_fold(c, &folded) || onnx_pattern_node(c, &folded)) return folded;
+    if (!strcmp(op, "Shape")) return onnx_op_shape(c);
+    if (!strcmp(op, "If")) return onnx_op_if(c);
     if (!strcmp(op, "Conv")) return op_conv(c);
     if (!strcmp(op, "MaxPool")) return op_maxpool(c);
     if (!strcmp(op, "AveragePool")) return op_avgpool(c);
@@ -961,7 +946,7 @@ static cnn_status translate_node(ctx *c) {
     if (!strcmp(op, "Div")) return op_arith(c, '/');
     if (!strcmp(op, "Concat")) return op_concat(c);
     if (!strcmp(op, "Flatten")) return op_flatten(c);
-    if (!strcmp(op, "Reshape")) return op_reshape(c);
+    if (!strcmp(op, "Reshape")) return onnx_op_reshape(c);
     if (!strcmp(op, "BatchNormalization")) return op_batchnorm(c);
     if (!strcmp(op, "Dropout")) return op_dropout(c);
     if (!strcmp(op, "Softmax")) return op_softmax(c);
@@ -970,7 +955,7 @@ static cnn_status translate_node(ctx *c) {
     if (!strcmp(op, "Identity")) return op_identity(c);
     if (!strcmp(op, "Constant")) return op_constant(c);
     if (!strcmp(op, "Clip")) return op_clip(c);
-    return refuse(c, "operator %s is not supported (see docs/onnx.md)", op);
+    return onnx_refuse(c, "operator %s is not supported (see docs/onnx.md)", op);
 }
 
 /* ---- the graph ---------------------------------------------------------- */
@@ -1003,6 +988,11 @@ static cnn_status graph_input(ctx *c, const Onnx__ValueInfoProto *vi) {
                             c->path, vi->name, i);
         d[i] = (int)dim->dim_value;
     }
+    const Onnx__TensorShapeProto__Dimension *d0 = sp->dim[0];
+    c->batch =
+        d0->value_case == ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_VALUE && d0->dim_value > 0
+            ? d0->dim_value
+            : 0;
     char line[128];
     snprintf(line, sizeof line, "input shape=%dx%dx%d", d[1], d[2], d[3]);
     cnn_status s = cnn_net_add(c->net, line);
@@ -1011,8 +1001,18 @@ static cnn_status graph_input(ctx *c, const Onnx__ValueInfoProto *vi) {
         return s;
     }
     if ((s = append_text(c, line))) return s;
-    return define(
+    return onnx_define(
         c, (value){.name = vi->name, .layer = -1, .rank = rank, .shape = {d[1], d[2], d[3]}});
+}
+
+/* The nodes of g and of every If branch in it (they are translated inline). */
+static size_t count_nodes(const Onnx__GraphProto *g, int depth) {
+    size_t n = g->n_node;
+    for (size_t i = 0; i < g->n_node && depth < 8; i++)
+        for (size_t j = 0; j < g->node[i]->n_attribute; j++)
+            if (g->node[i]->attribute[j]->g)
+                n += count_nodes(g->node[i]->attribute[j]->g, depth + 1);
+    return n;
 }
 
 static cnn_status translate_graph(ctx *c, const Onnx__ModelProto *mp) {
@@ -1020,9 +1020,11 @@ static cnn_status translate_graph(ctx *c, const Onnx__ModelProto *mp) {
     cnn_status s;
     c->g = g;
     c->m->opset = 0;
-    /* every initializer, the input, and at most two values per node (a pad layer and the output) */
-    c->cap_v = (int)(g->n_initializer + 2 * g->n_node + 8);
-    if (g->n_initializer > (1u << 24) || g->n_node > (1u << 24) ||
+    /* every initializer, the input, and at most two values per node (a pad
+     * layer and the output; an If: its outputs, counted with its branches) */
+    size_t nodes = count_nodes(g, 0);
+    c->cap_v = (int)(g->n_initializer + 2 * nodes + 8);
+    if (g->n_initializer > (1u << 24) || nodes > (1u << 24) ||
         !(c->v = malloc((size_t)c->cap_v * sizeof *c->v)))
         return cnn_fail(CNN_ERR_NOMEM, "%s: out of memory for %zu nodes", c->path, g->n_node);
     for (size_t i = 0; i < mp->n_opset_import; i++) {
@@ -1041,13 +1043,13 @@ static cnn_status translate_graph(ctx *c, const Onnx__ModelProto *mp) {
         onnx_tensor *t;
         snprintf(what, sizeof what, "initializer '%s'", g->initializer[i]->name);
         if ((s = onnx_tensor_decode(g->initializer[i], c->path, what, &t)) ||
-            (s = keep_const(c, t)) ||
-            (s = define(c, (value){.name = g->initializer[i]->name, .layer = -2, .t = t})))
+            (s = onnx_keep_const(c, t)) ||
+            (s = onnx_define(c, (value){.name = g->initializer[i]->name, .layer = -2, .t = t})))
             return s;
     }
     const Onnx__ValueInfoProto *in = NULL;
     for (size_t i = 0; i < g->n_input; i++) {
-        if (find(c, g->input[i]->name)) continue; /* an initializer listed as input */
+        if (onnx_find(c, g->input[i]->name)) continue; /* an initializer listed as input */
         if (in)
             return cnn_fail(CNN_ERR_UNSUPPORTED,
                             "%s: the graph has several inputs ('%s', '%s'); "
@@ -1059,12 +1061,19 @@ static cnn_status translate_graph(ctx *c, const Onnx__ModelProto *mp) {
     if ((s = graph_input(c, in))) return s;
     for (size_t i = 0; i < g->n_node; i++) {
         c->node = g->node[i];
-        if ((s = translate_node(c))) return s;
+        if ((s = onnx_translate_node(c))) return s;
     }
     if (g->n_output != 1)
         return cnn_fail(CNN_ERR_UNSUPPORTED, "%s: the graph has %zu outputs; one is supported",
                         c->path, g->n_output);
-    value *out = find(c, g->output[0]->name);
+    value *out = onnx_find(c, g->output[0]->name);
+    if (out && out->layer == PENDING)
+        return cnn_fail(CNN_ERR_UNSUPPORTED,
+                        "%s: the graph output '%s' is an unfinished %s pattern that starts at node "
+                        "'%s'; only the exact subgraph torch.onnx exports is supported",
+                        c->path, out->name,
+                        out->pat == PAT_LRN ? "LocalResponseNorm" : "per-channel Gather",
+                        out->start);
     if (!out || out->layer < 0)
         return cnn_fail(CNN_ERR_UNSUPPORTED, "%s: the graph output '%s' is not computed by a layer",
                         c->path, g->output[0]->name);
