@@ -72,6 +72,9 @@ cnn_status onnx_emit(ctx *c, const char *type, const char *name, value *const *i
 /* Store a weight tensor "<layer>.<suffix>"; takes ownership of data. */
 cnn_status onnx_add_weight(ctx *c, const char *layer, const char *suffix, float *data,
                            size_t count);
+/* Emit an `affine` layer y = x * scale[ch] + shift[ch] on x (rank dims) with
+ * the node's name; takes ownership of sc and sh (ch floats each). */
+cnn_status onnx_emit_affine(ctx *c, value *x, int rank, float *sc, float *sh, int ch);
 cnn_status onnx_float_const(ctx *c, const value *v, const char *what);
 /* Define the node's first output as x. */
 cnn_status onnx_alias(ctx *c, value *x);

@@ -253,6 +253,22 @@ cnn_status onnx_add_weight(ctx *c, const char *layer, const char *suffix, float 
     return CNN_OK;
 }
 
+cnn_status onnx_emit_affine(ctx *c, value *x, int rank, float *sc, float *sh, int ch) {
+    char name[64];
+    cnn_status s;
+    onnx_layer_name(c, NULL, name, sizeof name);
+    if ((s = onnx_emit(c, "affine", name, &x, 1, rank, "%s", "")) != CNN_OK) {
+        free(sc);
+        free(sh);
+        return s;
+    }
+    if ((s = onnx_add_weight(c, name, "scale", sc, (size_t)ch))) {
+        free(sh);
+        return s;
+    }
+    return onnx_add_weight(c, name, "shift", sh, (size_t)ch);
+}
+
 static cnn_status add_weight_copy(ctx *c, const char *layer, const char *suffix, const float *src,
                                   size_t count) {
     float *d = malloc(count ? count * sizeof *d : 1);
@@ -706,18 +722,7 @@ static cnn_status op_arith(ctx *c, char op) {
                                               : "division by zero");
         }
     }
-    char name[64];
-    onnx_layer_name(c, NULL, name, sizeof name);
-    if ((s = onnx_emit(c, "affine", name, &x, 1, x->rank, "%s", "")) != CNN_OK) {
-        free(sc);
-        free(sh);
-        return s;
-    }
-    if ((s = onnx_add_weight(c, name, "scale", sc, (size_t)ch))) {
-        free(sh);
-        return s;
-    }
-    return onnx_add_weight(c, name, "shift", sh, (size_t)ch);
+    return onnx_emit_affine(c, x, x->rank, sc, sh, ch);
 }
 
 static cnn_status op_concat(ctx *c) {

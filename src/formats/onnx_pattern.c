@@ -469,19 +469,7 @@ static cnn_status chan_concat(ctx *c) {
         sc[i] = v->a;
         sh[i] = v->b;
     }
-    char name[64];
-    value *x = (value *)first->src;
-    onnx_layer_name(c, NULL, name, sizeof name);
-    if ((s = onnx_emit(c, "affine", name, &x, 1, 4, "%s", ""))) {
-        free(sc);
-        free(sh);
-        return s;
-    }
-    if ((s = onnx_add_weight(c, name, "scale", sc, (size_t)ch))) {
-        free(sh);
-        return s;
-    }
-    return onnx_add_weight(c, name, "shift", sh, (size_t)ch);
+    return onnx_emit_affine(c, (value *)first->src, 4, sc, sh, ch);
 }
 
 /* Begin a pattern: x*x (LocalResponseNorm) or Gather of one channel. */
