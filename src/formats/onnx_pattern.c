@@ -85,6 +85,8 @@ static void shape_str(const onnx_tensor *t, char *buf, size_t len) {
     for (size_t i = 0; i < t->count && k < len; i++) {
         if (i < ONNX_MAX_SYM && (t->sym >> i & 1))
             k += (size_t)snprintf(buf + k, len - k, "%sN", i ? "," : "");
+        else if (!t->i) /* not an integer tensor (a fuzzed file): no values to show */
+            k += (size_t)snprintf(buf + k, len - k, "%s?", i ? "," : "");
         else
             k += (size_t)snprintf(buf + k, len - k, "%s%lld", i ? "," : "", (long long)t->i[i]);
     }
