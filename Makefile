@@ -55,6 +55,12 @@ ONNX_OBJ := $(filter $(BUILD)/obj/src/formats/onnx_%,$(LIB_OBJ))
 $(ONNX_OBJ): $(BUILD)/gen/onnx.pb-c.h
 
 $(BUILD)/obj/src/kernels/%.o: ALL_CFLAGS += $(KERNEL_CFLAGS)
+# The optimizer's element-wise loops, too; -fno-math-errno lets GCC use the
+# vector square root for sqrtf (of v >= 0: errno is never set; IEEE sqrt is
+# correctly rounded in either form, so results do not change).
+# The direct convolution's multiply-adds are fused in its FMA builds.
+$(BUILD)/obj/src/kernels/direct.o: ALL_CFLAGS += -ffp-contract=fast -Wno-psabi
+$(BUILD)/obj/src/train/optim.o: ALL_CFLAGS += $(KERNEL_CFLAGS) -fno-math-errno
 
 $(BUILD)/libcnn.a: $(LIB_OBJ)
 	@rm -f $@

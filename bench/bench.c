@@ -10,7 +10,8 @@
  *   bench sgemm N SAMPLES
  *   bench conv SAMPLES                       3x3 64->64 56x56 batch 16 forward
  *   bench convk ALGO C K H W N PAD SAMPLES   the 3x3 stride-1 conv kernel alone, ALGO gemm
- *                                            (im2col + GEMM) or wino (Winograd), GFLOP/s
+ *                                            (im2col + GEMM), direct (direct loops) or
+ *                                            wino (Winograd), GFLOP/s
  *                                            counted as the direct conv's, on
  *                                            omp_get_max_threads() threads
  *   bench train MODEL DATA BATCH STEPS SAMPLES
@@ -18,6 +19,7 @@
  *   bench to99 MODEL DATA TARGET MAX_EPOCHS [MAX_SECONDS]
  */
 #include "../src/kernels/conv.h"
+#include "../src/kernels/direct.h"
 #include "../src/kernels/winograd.h"
 #include "cnn.h"
 #include <cblas.h>
@@ -113,9 +115,14 @@ static int bench_convk(const char *algo, int c, int k, int h, int w, int n, int 
                        .dh = 1,
                        .dw = 1,
                        .groups = 1};
-    const int wino = !strcmp(algo, "wino"), nt = omp_get_max_threads();
-    if (!cnn_conv_geom_init(&g) || (!wino && strcmp(algo, "gemm"))) return 2;
-    size_t ss = wino ? cnn_wino_scratch_size(&g, n, nt) : cnn_conv_scratch_size(&g, n, nt);
+    const int wino = !strcmp(algo, "wino"), direct = !strcmp(algo, "direct");
+    const int nt = omp_get_max_threads();
+    if (!cnn_conv_geom_init(&g) || (!wino && !direct && strcmp(algo, "gemm"))) return 2;
+    cnn_conv_direct_enabled = 0; /* "gemm" is im2col + GEMM whatever the rule says */
+    const size_t dws = cnn_conv_direct_work_size(&g);
+    size_t ss = wino     ? cnn_wino_scratch_size(&g, n, nt)
+                : direct ? dws * (size_t)nt
+                         : cnn_conv_scratch_size(&g, n, nt);
     float *x = randn_like((size_t)n * c * h * w, 3), *wt = randn_like((size_t)k * c * 9, 4);
     float *b = randn_like((size_t)k, 5), *y = malloc((size_t)n * k * g.oh * g.ow * sizeof(float));
     float *s = malloc((ss ? ss : 1) * sizeof(float));
@@ -125,9 +132,15 @@ static int bench_convk(const char *algo, int c, int k, int h, int w, int n, int 
         double t = now_s();
         int r = 0;
         while (r < 3 || now_s() - t < 0.3) {
-            if (wino)
+            if (wino) {
                 cnn_wino_forward_batch(&g, n, x, wt, b, y, s, nt);
-            else
+            } else if (direct) {
+                const size_t in = (size_t)c * h * w, out = (size_t)k * g.oh * g.ow;
+#pragma omp parallel for schedule(static)
+                for (int j = 0; j < n; j++)
+                    cnn_conv_direct_forward(&g, x + in * j, wt, b, y + out * j,
+                                            s + dws * (size_t)omp_get_thread_num());
+            } else
                 cnn_conv_forward_batch(&g, n, x, wt, b, y, s, nt);
             r++;
         }

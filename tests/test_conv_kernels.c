@@ -11,6 +11,7 @@
 #include <cmocka.h> /* after the headers it needs */
 
 #include "kernels/conv.h"
+#include "kernels/direct.h"
 #include "kernels/winograd.h"
 #include "layers/layer.h"
 #include <math.h>
@@ -165,6 +166,10 @@ static const conv_case cases[] = {
     {"3x3 p0x2 asymmetric", 2, 3, 6, 5, 4, 3, 3, 1, 1, 0, 2, 1, 1, 1, 0},
     {"2x7 p1x3", 2, 2, 5, 9, 3, 2, 7, 1, 1, 1, 3, 1, 1, 1, 1},
     {"1x3 on one row", 2, 3, 1, 8, 2, 1, 3, 1, 1, 0, 1, 1, 1, 1, 1},
+    {"1 channel 3x3 p1, rows of 37 (direct)", 3, 1, 9, 37, 7, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1},
+    {"2 channels 3x3 p2 k5, rows of 33, no bias", 2, 2, 5, 33, 5, 3, 3, 1, 1, 2, 2, 1, 1, 1, 0},
+    {"LeNet c3: 6 channels 5x5 k16", 2, 6, 14, 14, 16, 5, 5, 1, 1, 0, 0, 1, 1, 1, 1},
+    {"MNIST conv1: 1 channel 3x3 p1 k24 28x28", 2, 1, 28, 28, 24, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1},
 };
 
 static cnn_conv_geom geom_of(const conv_case *t) {
@@ -272,6 +277,43 @@ static void test_fast_vs_ref_3threads(void **state) {
     (void)state;
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
         run_case(&cases[i], 3);
+}
+
+/* The same cases with the direct path off: im2col + GEMM everywhere. */
+static void test_gemm_only_vs_ref(void **state) {
+    (void)state;
+    cnn_conv_direct_enabled = 0;
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        run_case(&cases[i], 2);
+    cnn_conv_direct_enabled = 1;
+}
+
+/* The direct forward itself on every geometry it can run (whether or not the
+ * rule picks it), one image at a time, against the reference; work is
+ * followed by a canary. */
+static void test_direct_vs_ref(void **state) {
+    (void)state;
+    int ran = 0;
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        const conv_case *t = &cases[i];
+        cnn_conv_geom g = geom_of(t);
+        if (!cnn_conv_direct_fits(&g)) continue;
+        ran++;
+        size_t nx = (size_t)t->c * t->h * t->w, ny = (size_t)t->k * g.oh * g.ow;
+        size_t nw = cnn_conv_weight_size(&g), ws = cnn_conv_direct_work_size(&g);
+        float *x = rand_floats(nx), *w = rand_floats(nw), *b = rand_floats((size_t)t->k);
+        float *y = filled(ny, NAN), *yr = filled(ny, NAN);
+        float *work = malloc((ws + CANARY) * sizeof *work);
+        for (size_t j = 0; j < ws + CANARY; j++)
+            work[j] = (float)j;
+        const float *bias = t->bias ? b : NULL;
+        cnn_conv_direct_forward(&g, x, w, bias, y, work);
+        cnn_conv_forward_ref(&g, 1, x, w, bias, yr);
+        expect_close("y", t->name, y, yr, ny, 1e-5f);
+        check_canary(t->name, work, ws);
+        free(x), free(w), free(b), free(y), free(yr), free(work);
+    }
+    assert_true(ran >= 10);
 }
 
 /* The one-image kernels agree with the batch of one. */
@@ -554,6 +596,8 @@ int main(void) {
         cmocka_unit_test(test_fast_vs_ref_1thread),
         cmocka_unit_test(test_fast_vs_ref_2threads),
         cmocka_unit_test(test_fast_vs_ref_3threads),
+        cmocka_unit_test(test_gemm_only_vs_ref),
+        cmocka_unit_test(test_direct_vs_ref),
         cmocka_unit_test(test_layer_options),
         cmocka_unit_test(test_layer_errors),
         cmocka_unit_test(test_layer_init),

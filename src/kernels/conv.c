@@ -2,6 +2,7 @@
  * and GEMM per image and group, batches split over OpenMP threads. See conv.h. */
 #include "conv.h"
 #include "depthwise.h"
+#include "direct.h"
 #include "gemm.h"
 #include <limits.h>
 #include <omp.h>
@@ -169,13 +170,21 @@ static size_t align16(size_t n) {
     return (n + 15) & ~(size_t)15;
 }
 
-/* Floats of work the single-image functions need (their `col` argument). */
-size_t cnn_conv_work_size(const cnn_conv_geom *g) {
+/* Floats of work im2col + GEMM needs (the shifted rows or plain im2col). */
+static size_t gemm_work_size(const cnn_conv_geom *g) {
     if (is_shifted(g)) {
         size_t n = shifted_n(g), ckk = (size_t)g->c * g->kh * g->kw;
         return align16(shifted_pad_size(g)) + align16(ckk * n) + align16((size_t)g->k * n);
     }
     return cnn_conv_is_pointwise(g) || cnn_conv_is_depthwise(g) ? 0 : cnn_conv_col_size(g);
+}
+
+/* Floats of work the single-image functions need (their `col` argument). */
+size_t cnn_conv_work_size(const cnn_conv_geom *g) {
+    size_t s = gemm_work_size(g); /* the backward's, and the forward's unless direct */
+    if (cnn_conv_direct_pays(g) && cnn_conv_direct_work_size(g) > s)
+        s = cnn_conv_direct_work_size(g);
+    return s;
 }
 
 /* x (C,H,W) into xp (C,Hp,Wp) with zero borders, and the slack zeroed. */
@@ -301,6 +310,10 @@ static int shifted_forward_pays(const cnn_conv_geom *g) {
 /* x is (C,H,W), w is (K,C/g,kh,kw), b is (K) or NULL, y is (K,OH,OW) */
 void cnn_conv_forward(const cnn_conv_geom *g, const float *x, const float *w, const float *b,
                       float *y, float *col) {
+    if (cnn_conv_direct_pays(g)) {
+        cnn_conv_direct_forward(g, x, w, b, y, col);
+        return;
+    }
     if (is_shifted(g) && shifted_forward_pays(g)) {
         shifted_forward(g, x, w, b, y, col);
         return;

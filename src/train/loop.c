@@ -15,6 +15,7 @@
  * bit-identical to an uninterrupted run's. */
 #include "../data/data.h"
 #include "../graph/net_internal.h"
+#include "../kernels/finite.h"
 #include "../kernels/softmax.h"
 #include "checkpoint.h"
 #include "optim.h"
@@ -82,25 +83,13 @@ cnn_status cnn_evaluate(cnn_net *net, const cnn_dataset *ds, int batch, float *l
 
 /* ---- NaN/Inf: which layer ---------------------------------------------- */
 
-static int all_finite(const float *p, size_t n) {
-    /* A sum over the block is NaN/Inf when any value is (or on overflow,
-     * which the exact scan below then rules in or out). */
-    float acc = 0;
-    for (size_t i = 0; i < n; i++)
-        acc += p[i] * 0.0f;
-    if (acc == 0.0f) return 1;
-    for (size_t i = 0; i < n; i++)
-        if (!isfinite(p[i])) return 0;
-    return 1;
-}
-
 static cnn_status numeric_failure(cnn_net *net, int grads, int n, int epoch, int b,
                                   const char *run_dir) {
     int bad = -1;
     for (int i = 0; i < net->n_layers && bad < 0; i++) {
         cnn_layer *l = &net->layers[i];
-        if (grads ? !all_finite(l->grads, l->n_params)
-                  : !all_finite(l->y, cnn_shape_size(l->out) * (size_t)n))
+        if (grads ? !cnn_all_finite(l->grads, l->n_params)
+                  : !cnn_all_finite(l->y, cnn_shape_size(l->out) * (size_t)n))
             bad = i;
     }
     char keep[4200] = "";
@@ -307,7 +296,7 @@ static cnn_status train_loop(run *r) {
                 cnn_error_prefix("epoch %d, batch %d", st->epoch, b + 1);
                 break;
             }
-            if (!all_finite(net->grads, net->n_params)) {
+            if (!cnn_all_finite(net->grads, net->n_params)) {
                 s = numeric_failure(net, 1, n, st->epoch, b, o->run_dir);
                 break;
             }
