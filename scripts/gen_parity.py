@@ -159,6 +159,8 @@ def train_case(out, name, make, shape, classes, index, opset=17, candidates=8):
           f"{worst:.2g}", flush=True)
     d = os.path.join(out, f"{name}_train")
     write_case(out, f"{name}_train", onnx_bytes, x, logits.float(), index, kind="train")
+    with open(os.path.join(d, "torch32.txt"), "w") as f:  # the test allows twice this
+        f.write(f"{worst:.6e}\n")
     labels.numpy().astype("u1").tofile(os.path.join(d, "labels.u8"))
     np.array([loss.item()], dtype="<f4").tofile(os.path.join(d, "loss.f32"))
     with open(os.path.join(d, "grads.txt"), "w") as f:
@@ -585,14 +587,21 @@ def full(out):
 
 
 def train_only(out):
-    """The training cases: resnet18 at 64x64 and googlenet at 96x96, 10
-    classes, batch 2 (few values, so a batch far from every kink exists)."""
+    """The training cases: resnet18 and googlenet at 64x64, batch 2, 10
+    classes (few values, so a batch far from every kink exists:
+    googlenet at 96x96, batch 2, had a margin of 9.0e-7 at best of 8 batches,
+    which float32 summation order alone crossed when libcnn's direct
+    convolution changed that order; at 64x64 the best of 32 has 4.4e-6).
+    Each case also records PyTorch float32's own worst gradient error against
+    the float64 reference (torch32.txt): some of googlenet's gradients are
+    sensitive to float32 rounding beyond the kinks (batchnorm over few
+    values), and test_onnx allows libcnn twice that deviation, or 1e-4."""
     tv = torchvision.models
     index = []
     train_case(out, "resnet18", lambda: tv.resnet18(num_classes=10), (2, 3, 64, 64), 10, index)
     train_case(out, "googlenet", lambda: tv.googlenet(num_classes=10, aux_logits=False,
                                                       init_weights=True, dropout=0.0),
-               (2, 3, 96, 96), 10, index)
+               (2, 3, 64, 64), 10, index, candidates=32)
     return index
 
 

@@ -184,9 +184,17 @@ static int train_case(const char *dir, const char *name, int n, size_t per_in) {
             free(ref);
         }
         if (f) fclose(f);
-        fail |= checked == 0 || !(worst <= TOL);
-        printf("%-24s train  %zu gradients, worst relative error %.3g (%s)  %s\n", name, checked,
-               worst, worst_name, fail ? "FAIL" : "ok");
+        /* PyTorch's own float32 step is this far from the float64 reference
+         * (gen_parity.py); libcnn may be twice as far, and always 1e-4. */
+        double torch32 = 0, tol = TOL;
+        snprintf(lp, sizeof lp, "%s/%s/torch32.txt", dir, name);
+        FILE *t = fopen(lp, "r");
+        if (t && fscanf(t, "%lf", &torch32) == 1 && 2 * torch32 > tol) tol = 2 * torch32;
+        if (t) fclose(t);
+        fail |= checked == 0 || !(worst <= tol);
+        printf("%-24s train  %zu gradients, worst relative error %.3g (%s; PyTorch float32 %.3g, "
+               "allowed %.3g)  %s\n",
+               name, checked, worst, worst_name, torch32, tol, fail ? "FAIL" : "ok");
     }
     free(x);
     free(loss_ref);
