@@ -170,6 +170,11 @@ static const conv_case cases[] = {
     {"2 channels 3x3 p2 k5, rows of 33, no bias", 2, 2, 5, 33, 5, 3, 3, 1, 1, 2, 2, 1, 1, 1, 0},
     {"LeNet c3: 6 channels 5x5 k16", 2, 6, 14, 14, 16, 5, 5, 1, 1, 0, 0, 1, 1, 1, 1},
     {"MNIST conv1: 1 channel 3x3 p1 k24 28x28", 2, 1, 28, 28, 24, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1},
+    /* dx by the direct loops on the flipped, transposed weights (C % 4 == 0) */
+    {"c8 k12 3x3 p1 14x14 (direct dx)", 3, 8, 14, 14, 12, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1},
+    {"c4 k8 5x5 p2 13x15 (direct dx)", 2, 4, 13, 15, 8, 5, 5, 1, 1, 2, 2, 1, 1, 1, 0},
+    {"c4 k6 3x3 p0 14x16 (direct dx, padding 2)", 2, 4, 14, 16, 6, 3, 3, 1, 1, 0, 0, 1, 1, 1, 1},
+    {"c12 k16 3x3 p1x0 15x30 (direct dx)", 2, 12, 15, 30, 16, 3, 3, 1, 1, 1, 0, 1, 1, 1, 1},
 };
 
 static cnn_conv_geom geom_of(const conv_case *t) {

@@ -63,6 +63,8 @@ void cnn_conv_backward(const cnn_conv_geom *g, const float *x, const float *w, c
 /* Scratch floats for the batch functions below with n images on up to
  * nthreads threads (the larger of forward's and backward's needs). */
 size_t cnn_conv_scratch_size(const cnn_conv_geom *g, int n, int nthreads);
+/* Floats of one thread's slice: thread t's is at t * this in the scratch. */
+size_t cnn_conv_slice_size(const cnn_conv_geom *g);
 
 /* A batch on up to nthreads threads (never more than n).
  * x is (N,C,H,W), w is (K,C/g,kh,kw), b is (K) or NULL, y is (N,K,OH,OW). */

@@ -57,7 +57,7 @@ void cnn_conv_forward_batch_ep(const cnn_conv_geom *g, int n, const float *x, co
     const size_t in = (size_t)g->c * g->h * g->w, ohw = (size_t)g->oh * g->ow;
     const size_t out = (size_t)g->k * ohw;
     /* One thread's slice of scratch, as cnn_conv_forward_batch lays them out. */
-    const size_t per = cnn_conv_scratch_size(g, 1, 1);
+    const size_t per = cnn_conv_slice_size(g);
     int team = nthreads < 1 ? 1 : nthreads;
     if (team > n) team = n;
     if (team == 1) { /* outside a region: the GEMM and the epilogue use the threads */
