@@ -171,11 +171,10 @@ static size_t align16(size_t n) {
 }
 
 /* Floats of work im2col + GEMM needs (the shifted rows or plain im2col). */
+static size_t shifted_work_size(const cnn_conv_geom *g, int cap);
+
 static size_t gemm_work_size(const cnn_conv_geom *g) {
-    if (is_shifted(g)) {
-        size_t n = shifted_n(g), ckk = (size_t)g->c * g->kh * g->kw;
-        return align16(shifted_pad_size(g)) + align16(ckk * n) + align16((size_t)g->k * n);
-    }
+    if (is_shifted(g)) return shifted_work_size(g, 1);
     return cnn_conv_is_pointwise(g) || cnn_conv_is_depthwise(g) ? 0 : cnn_conv_col_size(g);
 }
 
@@ -223,8 +222,17 @@ size_t cnn_conv_work_size(const cnn_conv_geom *g) {
 }
 
 /* The batch functions' per-thread work: also the direct dx's when it runs. */
+static int shifted_cap(const cnn_conv_geom *g);
+
+/* The images per GEMM of the batch functions (1: each image alone). */
+static int batch_cap(const cnn_conv_geom *g) {
+    return is_shifted(g) ? shifted_cap(g) : 1;
+}
+
 static size_t batch_work_size(const cnn_conv_geom *g) {
     size_t s = cnn_conv_work_size(g);
+    if (batch_cap(g) > 1 && shifted_work_size(g, batch_cap(g)) > s)
+        s = shifted_work_size(g, batch_cap(g));
     cnn_conv_geom t;
     if (dx_direct(g, &t) && cnn_conv_direct_work_size(&t) > s) s = cnn_conv_direct_work_size(&t);
     return s;
@@ -250,29 +258,30 @@ static void pad_planes(const cnn_conv_geom *g, const float *x, float *xp) {
     zero_floats(xp + (size_t)g->c * Hp * Wp, g->kw);
 }
 
-/* col (C*kh*kw, N): row (ci,ki,kj) is the slice of xp at ci*Hp*Wp + ki*Wp + kj. */
-static void shifted_im2col(const cnn_conv_geom *g, const float *xp, float *col) {
+/* col (C*kh*kw, ld): columns [0, n) of row (ci,ki,kj) are the slice of xp at
+ * ci*Hp*Wp + ki*Wp + kj. */
+static void shifted_im2col(const cnn_conv_geom *g, const float *xp, float *col, size_t ld) {
     const int Wp = g->w + 2 * g->pw;
     const size_t plane = (size_t)(g->h + 2 * g->ph) * Wp, n = shifted_n(g);
     const int kk = g->kh * g->kw, rows = g->c * kk;
 #pragma omp parallel for schedule(static) if (copy_on_threads((size_t)rows * n))
     for (int r = 0; r < rows; r++) {
         const int ci = r / kk, ki = r % kk / g->kw, kj = r % g->kw;
-        memcpy(col + (size_t)r * n, xp + ci * plane + (size_t)ki * Wp + kj, n * sizeof(float));
+        memcpy(col + (size_t)r * ld, xp + ci * plane + (size_t)ki * Wp + kj, n * sizeof(float));
     }
 }
 
-/* The adjoint: each row of col is added onto its slice of xp (C,Hp,Wp), which
- * is zeroed first; the part of a slice past its plane is dropped (the
- * wrap-around columns carry zeros there). */
-static void shifted_col2im(const cnn_conv_geom *g, const float *col, float *xp) {
+/* The adjoint: columns [0, n) of each row of col (ld apart) are added onto
+ * their slice of xp (C,Hp,Wp), which is zeroed first; the part of a slice
+ * past its plane is dropped (the wrap-around columns carry zeros there). */
+static void shifted_col2im(const cnn_conv_geom *g, const float *col, size_t ld, float *xp) {
     const int Wp = g->w + 2 * g->pw;
     const size_t plane = (size_t)(g->h + 2 * g->ph) * Wp, n = shifted_n(g);
     zero_floats(xp, g->c * plane);
     const float *row = col;
     for (int ci = 0; ci < g->c; ci++)
         for (int ki = 0; ki < g->kh; ki++)
-            for (int kj = 0; kj < g->kw; kj++, row += n) {
+            for (int kj = 0; kj < g->kw; kj++, row += ld) {
                 size_t off = (size_t)ki * Wp + kj, len = plane - off < n ? plane - off : n;
                 float *restrict dst = xp + ci * plane + off;
                 const float *restrict src = row;
@@ -281,62 +290,93 @@ static void shifted_col2im(const cnn_conv_geom *g, const float *col, float *xp) 
             }
 }
 
-static void shifted_forward(const cnn_conv_geom *g, const float *x, const float *w, const float *b,
-                            float *y, float *work) {
-    const int Wp = g->w + 2 * g->pw, OH = g->oh, OW = g->ow, K = g->k;
-    const int ckk = g->c * g->kh * g->kw, n = (int)shifted_n(g);
-    float *xp = work, *col = xp + align16(shifted_pad_size(g));
-    float *out = col + align16((size_t)ckk * n);
-    pad_planes(g, x, xp);
-    shifted_im2col(g, xp, col);
-    cnn_gemm(0, 0, K, n, ckk, 1.0f, w, ckk, col, n, 0.0f, out, n);
-    for (int k = 0; k < K; k++) {
-        const float bk = b ? b[k] : 0.0f;
-        for (int oh = 0; oh < OH; oh++) {
-            const float *restrict o = out + (size_t)k * n + (size_t)oh * Wp;
-            float *restrict yr = y + ((size_t)k * OH + oh) * OW;
-            for (int ow = 0; ow < OW; ow++)
-                yr[ow] = o[ow] + bk;
-        }
-    }
+/* Several images per GEMM: on small planes a GEMM of one image is only
+ * n = OH*Wp columns wide (63 for a 7x7 conv), too narrow for the kernel;
+ * `cap` images side by side make it cap*n wide (64 -> 64 filters at 7x7,
+ * one thread: 67 GFLOP/s for one image per GEMM, 90 for 16). Images are
+ * taken up to about 1 MB of column matrix, at most 16. */
+static int shifted_cap(const cnn_conv_geom *g) {
+    if (shifted_n(g) >= 128) return 1;
+    size_t per = ((size_t)g->c * g->kh * g->kw + (size_t)g->k) * shifted_n(g);
+    size_t cap = ((size_t)1 << 18) / per;
+    return cap < 1 ? 1 : cap > 16 ? 16 : (int)cap;
 }
 
-static void shifted_backward(const cnn_conv_geom *g, const float *x, const float *w,
-                             const float *dy, float *dx, float *dw, float *db, float *work) {
+/* The work of cnt <= cap images: [xp | col (ckk, cap*n) | out (K, cap*n)]. */
+static size_t shifted_work_size(const cnn_conv_geom *g, int cap) {
+    size_t n = shifted_n(g) * (size_t)cap, ckk = (size_t)g->c * g->kh * g->kw;
+    return align16(shifted_pad_size(g)) + align16(ckk * n) + align16((size_t)g->k * n);
+}
+
+/* cnt images (x, y consecutive), their columns side by side (ld = cnt*n). */
+static void shifted_forward(const cnn_conv_geom *g, int cnt, int cap, const float *x,
+                            const float *w, const float *b, float *y, float *work) {
     const int Wp = g->w + 2 * g->pw, OH = g->oh, OW = g->ow, K = g->k;
-    const int ckk = g->c * g->kh * g->kw, n = (int)shifted_n(g), ohw = OH * OW;
+    const int ckk = g->c * g->kh * g->kw, n = (int)shifted_n(g), ld = cnt * n;
+    const size_t in = (size_t)g->c * g->h * g->w, out_sz = (size_t)K * OH * OW;
     float *xp = work, *col = xp + align16(shifted_pad_size(g));
-    float *dyp = col + align16((size_t)ckk * n);
-    if (db)
+    float *out = col + align16((size_t)ckk * n * cap);
+    for (int j = 0; j < cnt; j++) {
+        pad_planes(g, x + in * j, xp);
+        shifted_im2col(g, xp, col + (size_t)j * n, ld);
+    }
+    cnn_gemm(0, 0, K, ld, ckk, 1.0f, w, ckk, col, ld, 0.0f, out, ld);
+    for (int j = 0; j < cnt; j++)
         for (int k = 0; k < K; k++) {
-            const float *r = dy + (size_t)k * ohw;
+            const float bk = b ? b[k] : 0.0f;
+            for (int oh = 0; oh < OH; oh++) {
+                const float *restrict o = out + (size_t)k * ld + (size_t)j * n + (size_t)oh * Wp;
+                float *restrict yr = y + out_sz * j + ((size_t)k * OH + oh) * OW;
+                for (int ow = 0; ow < OW; ow++)
+                    yr[ow] = o[ow] + bk;
+            }
+        }
+}
+
+/* cnt images as in shifted_forward; dx (cnt images) overwritten, dw and db accumulated. */
+static void shifted_backward(const cnn_conv_geom *g, int cnt, int cap, const float *x,
+                             const float *w, const float *dy, float *dx, float *dw, float *db,
+                             float *work) {
+    const int Wp = g->w + 2 * g->pw, OH = g->oh, OW = g->ow, K = g->k;
+    const int ckk = g->c * g->kh * g->kw, n = (int)shifted_n(g), ohw = OH * OW, ld = cnt * n;
+    const size_t in = (size_t)g->c * g->h * g->w, out_sz = (size_t)K * ohw;
+    float *xp = work, *col = xp + align16(shifted_pad_size(g));
+    float *dyp = col + align16((size_t)ckk * n * cap);
+    for (int j = 0; db && j < cnt; j++)
+        for (int k = 0; k < K; k++) {
+            const float *r = dy + out_sz * j + (size_t)k * ohw;
             db[k] += (float)sum_double(r, ohw);
         }
     if (!dw && !dx) return;
-    for (int k = 0; k < K; k++)
-        for (int oh = 0; oh < OH; oh++) {
-            float *restrict o = dyp + (size_t)k * n + (size_t)oh * Wp;
-            const float *restrict dr = dy + ((size_t)k * OH + oh) * OW;
-            for (int ow = 0; ow < OW; ow++)
-                o[ow] = dr[ow];
-            zero_floats(o + OW, Wp - OW);
-        }
-    if (dw) { /* dw (K, ckk) += dyp (K, n) * col^T (n, ckk) */
-        pad_planes(g, x, xp);
-        shifted_im2col(g, xp, col);
-        cnn_gemm(0, 1, K, ckk, n, 1.0f, dyp, n, col, n, 1.0f, dw, ckk);
-    }
-    if (dx) { /* dcol (ckk, n) = w^T (ckk, K) * dyp (K, n), then the adjoint into xp */
-        const int H = g->h, W = g->w, ph = g->ph, pw = g->pw, Hp = H + 2 * ph;
-        cnn_gemm(1, 0, ckk, n, K, 1.0f, w, ckk, dyp, n, 0.0f, col, n);
-        shifted_col2im(g, col, xp);
-        for (int ci = 0; ci < g->c; ci++)
-            for (int h = 0; h < H; h++) {
-                const float *restrict r = xp + ((size_t)ci * Hp + h + ph) * Wp + pw;
-                float *restrict d = dx + ((size_t)ci * H + h) * W;
-                for (int j = 0; j < W; j++)
-                    d[j] = r[j];
+    for (int j = 0; j < cnt; j++)
+        for (int k = 0; k < K; k++)
+            for (int oh = 0; oh < OH; oh++) {
+                float *restrict o = dyp + (size_t)k * ld + (size_t)j * n + (size_t)oh * Wp;
+                const float *restrict dr = dy + out_sz * j + ((size_t)k * OH + oh) * OW;
+                for (int ow = 0; ow < OW; ow++)
+                    o[ow] = dr[ow];
+                zero_floats(o + OW, Wp - OW);
             }
+    if (dw) { /* dw (K, ckk) += dyp (K, ld) * col^T (ld, ckk) */
+        for (int j = 0; j < cnt; j++) {
+            pad_planes(g, x + in * j, xp);
+            shifted_im2col(g, xp, col + (size_t)j * n, ld);
+        }
+        cnn_gemm(0, 1, K, ckk, ld, 1.0f, dyp, ld, col, ld, 1.0f, dw, ckk);
+    }
+    if (dx) { /* dcol (ckk, ld) = w^T (ckk, K) * dyp (K, ld), then the adjoint into xp */
+        const int H = g->h, W = g->w, ph = g->ph, pw = g->pw, Hp = H + 2 * ph;
+        cnn_gemm(1, 0, ckk, ld, K, 1.0f, w, ckk, dyp, ld, 0.0f, col, ld);
+        for (int j = 0; j < cnt; j++) {
+            shifted_col2im(g, col + (size_t)j * n, ld, xp);
+            for (int ci = 0; ci < g->c; ci++)
+                for (int h = 0; h < H; h++) {
+                    const float *restrict r = xp + ((size_t)ci * Hp + h + ph) * Wp + pw;
+                    float *restrict d = dx + in * j + ((size_t)ci * H + h) * W;
+                    for (int q = 0; q < W; q++)
+                        d[q] = r[q];
+                }
+        }
     }
 }
 
@@ -358,7 +398,7 @@ void cnn_conv_forward(const cnn_conv_geom *g, const float *x, const float *w, co
         return;
     }
     if (is_shifted(g) && shifted_forward_pays(g)) {
-        shifted_forward(g, x, w, b, y, col);
+        shifted_forward(g, 1, 1, x, w, b, y, col);
         return;
     }
     if (cnn_conv_is_depthwise(g)) {
@@ -397,7 +437,7 @@ void cnn_conv_forward(const cnn_conv_geom *g, const float *x, const float *w, co
 void cnn_conv_backward(const cnn_conv_geom *g, const float *x, const float *w, const float *dy,
                        float *dx, float *dw, float *db, float *col) {
     if (is_shifted(g)) {
-        shifted_backward(g, x, w, dy, dx, dw, db, col);
+        shifted_backward(g, 1, 1, x, w, dy, dx, dw, db, col);
         return;
     }
     if (cnn_conv_is_depthwise(g)) {
@@ -473,20 +513,57 @@ size_t cnn_conv_scratch_size(const cnn_conv_geom *g, int n, int nthreads) {
  * Outside, its GEMMs use the threads themselves.
  *
  * x is (N,C,H,W), w is (K,C/g,kh,kw), b is (K) or NULL, y is (N,K,OH,OW) */
+/* Images [lo, hi) of a batch in runs of at most cap, one GEMM per run. */
+static void forward_run(const cnn_conv_geom *g, int lo, int hi, int cap, const float *x,
+                        const float *w, const float *b, float *y, float *work) {
+    const size_t in = (size_t)g->c * g->h * g->w, out = (size_t)g->k * g->oh * g->ow;
+    for (int i = lo; i < hi; i += cap) {
+        const int cnt = hi - i < cap ? hi - i : cap;
+        if (cap > 1)
+            shifted_forward(g, cnt, cap, x + in * i, w, b, y + out * i, work);
+        else
+            cnn_conv_forward(g, x + in * i, w, b, y + out * i, work);
+    }
+}
+
+/* This thread's contiguous share [*lo, *hi) of n images. */
+static void thread_share(int n, int *lo, int *hi) {
+    const int t = omp_get_thread_num(), nt = omp_get_num_threads();
+    *lo = (int)((long)n * t / nt);
+    *hi = (int)((long)n * (t + 1) / nt);
+}
+
 void cnn_conv_forward_batch(const cnn_conv_geom *g, int n, const float *x, const float *w,
                             const float *b, float *y, float *scratch, int nthreads) {
     if (n <= 0) return;
-    const size_t in = (size_t)g->c * g->h * g->w, out = (size_t)g->k * g->oh * g->ow;
     const size_t per = slice_size(g);
+    /* several images per GEMM only where the forward takes the shifted rows */
+    const int cap = shifted_forward_pays(g) && !cnn_conv_direct_pays(g) ? batch_cap(g) : 1;
     if (team_size(n, nthreads) == 1) { /* no region: the GEMM may use the threads */
-        for (int i = 0; i < n; i++)
-            cnn_conv_forward(g, x + in * i, w, b, y + out * i, scratch);
+        forward_run(g, 0, n, cap, x, w, b, y, scratch);
         return;
     }
-#pragma omp parallel for num_threads(team_size(n, nthreads)) schedule(static)
-    for (int i = 0; i < n; i++) {
-        float *col = scratch + per * (size_t)omp_get_thread_num();
-        cnn_conv_forward(g, x + in * i, w, b, y + out * i, col);
+#pragma omp parallel num_threads(team_size(n, nthreads))
+    {
+        int lo, hi;
+        thread_share(n, &lo, &hi);
+        forward_run(g, lo, hi, cap, x, w, b, y, scratch + per * (size_t)omp_get_thread_num());
+    }
+}
+
+/* Backward of images [lo, hi) in runs of at most cap; dx (may be NULL) is
+ * the whole batch's, dw and db this thread's partial sums. */
+static void backward_run(const cnn_conv_geom *g, int lo, int hi, int cap, const float *x,
+                         const float *w, const float *dy, float *dx, float *dw, float *db,
+                         float *work) {
+    const size_t in = (size_t)g->c * g->h * g->w, out = (size_t)g->k * g->oh * g->ow;
+    for (int i = lo; i < hi; i += cap) {
+        const int cnt = hi - i < cap ? hi - i : cap;
+        float *dxi = dx ? dx + in * i : NULL;
+        if (cap > 1)
+            shifted_backward(g, cnt, cap, x + in * i, w, dy + out * i, dxi, dw, db, work);
+        else
+            cnn_conv_backward(g, x + in * i, w, dy + out * i, dxi, dw, db, work);
     }
 }
 
@@ -507,15 +584,14 @@ void cnn_conv_backward_batch(const cnn_conv_geom *g, int n, const float *x, cons
     float *wt = scratch + (size_t)team * per;
     if (direct_dx) flip_transpose(g, w, wt);
     float *gemm_dx = direct_dx ? NULL : dx;
+    const int cap = batch_cap(g);
     if (team == 1) { /* the same sums, outside a region (see forward) */
         float *pw = dw ? scratch + wpart : NULL, *pb = db ? scratch + bpart : NULL;
         if (pw) memset(pw, 0, wsz * sizeof(float));
         if (pb) memset(pb, 0, (size_t)g->k * sizeof(float));
-        for (int i = 0; i < n; i++) {
-            cnn_conv_backward(g, x + in * i, w, dy + out * i, gemm_dx ? gemm_dx + in * i : NULL,
-                              pw, pb, scratch);
-            if (direct_dx) cnn_conv_direct_forward(&tg, dy + out * i, wt, NULL, dx + in * i, scratch);
-        }
+        backward_run(g, 0, n, cap, x, w, dy, gemm_dx, pw, pb, scratch);
+        for (int i = 0; direct_dx && i < n; i++)
+            cnn_conv_direct_forward(&tg, dy + out * i, wt, NULL, dx + in * i, scratch);
         for (long j = 0; pw && j < nw; j++)
             dw[j] += pw[j];
         for (long j = 0; pb && j < nb; j++)
@@ -529,13 +605,13 @@ void cnn_conv_backward_batch(const cnn_conv_geom *g, int n, const float *x, cons
         float *pw = dw ? mine + wpart : NULL, *pb = db ? mine + bpart : NULL;
         if (pw) memset(pw, 0, wsz * sizeof(float));
         if (pb) memset(pb, 0, (size_t)g->k * sizeof(float));
-#pragma omp for schedule(static)
-        for (int i = 0; i < n; i++) {
-            cnn_conv_backward(g, x + in * i, w, dy + out * i, gemm_dx ? gemm_dx + in * i : NULL,
-                              pw, pb, mine);
-            if (direct_dx) cnn_conv_direct_forward(&tg, dy + out * i, wt, NULL, dx + in * i, mine);
-        }
-        /* The implicit barrier above makes every partial sum complete. */
+        int lo, hi;
+        thread_share(n, &lo, &hi);
+        backward_run(g, lo, hi, cap, x, w, dy, gemm_dx, pw, pb, mine);
+        for (int i = lo; direct_dx && i < hi; i++)
+            cnn_conv_direct_forward(&tg, dy + out * i, wt, NULL, dx + in * i, mine);
+#pragma omp barrier
+        /* Every partial sum is complete now. */
         if (dw) {
 #pragma omp for schedule(static)
             for (long j = 0; j < nw; j++) {
