@@ -83,6 +83,7 @@ typedef struct {
     float rotate;           /* rotation by a uniform angle in [-rotate, rotate] degrees */
     int translate;          /* shift by uniform integers in [-translate, translate] pixels */
     float erase;            /* random erasing with this probability (torchvision RandomErasing) */
+    int tta_hflip;          /* evaluate on each image and its mirror (cnn_net_set_eval_hflip) */
     /* The loop (cnn_train_run). */
     float val_split;        /* held out for validation (cnn train splits with cnn_dataset_split):
                              * a fraction (< 1) or a count; 0 = none */
@@ -345,6 +346,12 @@ void cnn_metrics_print(const cnn_metrics *m, FILE *f);
 /* Evaluate net on ds into m (initialised here with the net's output count;
  * free it). pred and prob, if not NULL, receive each sample's predicted class
  * and that class's probability (ds->n entries). */
+/* Test-time augmentation for cnn_evaluate and cnn_evaluate_metrics: with on,
+ * each image's class probabilities are the mean of the image's and its
+ * horizontal mirror's (two forward passes), and the loss is -log of that
+ * mean at the label. Off by default; the train line's tta_hflip=1 turns it
+ * on for the validation and test evaluations of a run. */
+void cnn_net_set_eval_hflip(cnn_net *net, int on);
 cnn_status cnn_evaluate_metrics(cnn_net *net, const cnn_dataset *ds, int batch, cnn_metrics *m,
                                 int *pred, float *prob);
 

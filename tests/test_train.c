@@ -449,12 +449,69 @@ static void test_evaluate_batch_sizes(void **state) {
     cnn_net_free(net);
 }
 
+/* A copy of the first n images of ds with every row reversed (or, with
+ * symmetric, with the right half of every row replaced by the mirrored left). */
+static cnn_dataset mirrored(const cnn_dataset *ds, int n, int symmetric) {
+    cnn_dataset m = first(ds, n);
+    size_t rows = (size_t)n * ds->c * ds->h;
+    m.images = malloc(rows * ds->w);
+    assert_non_null(m.images);
+    for (size_t r = 0; r < rows; r++)
+        for (int j = 0; j < ds->w; j++) {
+            const uint8_t *src = ds->images + r * ds->w;
+            int from = symmetric ? (j < ds->w / 2 ? j : ds->w - 1 - j) : ds->w - 1 - j;
+            m.images[r * ds->w + j] = src[from];
+        }
+    return m;
+}
+
+/* Test-time flip: each image's probabilities are the mean of the image's and
+ * its mirror's (checked against evaluating the mirrored set apart), and on
+ * images that are their own mirror nothing changes. */
+static void test_evaluate_hflip(void **state) {
+    (void)state;
+    const int n = 300;
+    cnn_net *net = parse(tiny_dropout, 11);
+    cnn_dataset plain = first(&test_all, n), flipped = mirrored(&test_all, n, 0);
+    int pa[300], pb[300], pt[300];
+    float qa[300], qb[300], qt[300];
+    cnn_metrics ma, mb, mt;
+    assert_int_equal(cnn_evaluate_metrics(net, &plain, 64, &ma, pa, qa), CNN_OK);
+    assert_int_equal(cnn_evaluate_metrics(net, &flipped, 64, &mb, pb, qb), CNN_OK);
+    cnn_net_set_eval_hflip(net, 1);
+    assert_int_equal(cnn_evaluate_metrics(net, &plain, 64, &mt, pt, qt), CNN_OK);
+    int agree = 0;
+    for (int i = 0; i < n; i++)
+        if (pa[i] == pb[i] && pb[i] == pt[i]) {
+            agree++;
+            assert_float_equal(qt[i], 0.5f * (qa[i] + qb[i]), 1e-6);
+        }
+    assert_true(agree >= 20); /* an untrained net: the mirror often changes the class */
+    float loss, acc;
+    assert_int_equal(cnn_evaluate(net, &plain, 64, &loss, &acc), CNN_OK); /* the same path */
+    assert_float_equal(acc, cnn_metrics_top1(&mt), 1e-7);
+    assert_float_equal(loss, cnn_metrics_loss(&mt), 1e-6 * loss);
+    cnn_metrics_free(&ma), cnn_metrics_free(&mb), cnn_metrics_free(&mt);
+
+    cnn_dataset sym = mirrored(&test_all, n, 1);
+    float l1, a1, l0, a0;
+    assert_int_equal(cnn_evaluate(net, &sym, 64, &l1, &a1), CNN_OK);
+    cnn_net_set_eval_hflip(net, 0);
+    assert_int_equal(cnn_evaluate(net, &sym, 64, &l0, &a0), CNN_OK);
+    assert_float_equal(a1, a0, 1e-7);
+    assert_float_equal(l1, l0, 1e-5 * l0);
+    free(flipped.images);
+    free(sym.images);
+    cnn_net_free(net);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_mnist_accuracy), cmocka_unit_test(test_determinism),
         cmocka_unit_test(test_shape_mismatch), cmocka_unit_test(test_not_softmax),
         cmocka_unit_test(test_empty_dataset),  cmocka_unit_test(test_numeric),
         cmocka_unit_test(test_progress_stops), cmocka_unit_test(test_evaluate_batch_sizes),
+        cmocka_unit_test(test_evaluate_hflip),
     };
     return cmocka_run_group_tests(tests, load_mnist, free_mnist);
 }

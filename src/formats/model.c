@@ -154,6 +154,7 @@ cnn_status cnn_parse_train_opts(cnn_opts *o, cnn_train_config *t) {
         (s = cnn_opt_float(o, "rotate", t->rotate, 0, 180, &t->rotate)) ||
         (s = cnn_opt_int(o, "translate", t->translate, 0, 1024, &t->translate)) ||
         (s = cnn_opt_float(o, "erase", t->erase, 0, 1, &t->erase)) ||
+        (s = cnn_opt_bool(o, "tta_hflip", t->tta_hflip, &t->tta_hflip)) ||
         (s = cnn_opt_float(o, "val_split", t->val_split, 0, 1e9f, &t->val_split)) ||
         (s = cnn_opt_int(o, "patience", t->patience, 0, 100000, &t->patience)) ||
         (s = cnn_opt_int(o, "checkpoint_every", t->checkpoint_every, 0, 1 << 30,

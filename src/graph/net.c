@@ -399,6 +399,10 @@ void cnn_net_set_input_grad(cnn_net *net, int on) {
     net->want_input_grad = on;
 }
 
+void cnn_net_set_eval_hflip(cnn_net *net, int on) {
+    net->eval_hflip = on != 0;
+}
+
 void cnn_set_threads(int n) {
     if (n <= 0) n = omp_get_num_procs();
     omp_set_num_threads(n);

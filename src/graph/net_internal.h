@@ -35,6 +35,7 @@ struct cnn_net {
     int n_last, last_train;
     cnn_fuse_plan *fuse; /* inference fusion groups (fuse.c) */
     int fusion_off;      /* cnn_net_set_fusion(net, 0) */
+    int eval_hflip;      /* cnn_net_set_eval_hflip */
 };
 
 /* Plan the activation memory for batches of up to n (plan.c): training

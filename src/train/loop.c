@@ -49,6 +49,15 @@ static cnn_status logits_layer(cnn_net *net, cnn_layer **out) {
 
 cnn_status cnn_evaluate(cnn_net *net, const cnn_dataset *ds, int batch, float *loss,
                         float *accuracy) {
+    if (net && net->eval_hflip) { /* the two-pass evaluation lives in metrics.c */
+        cnn_metrics m;
+        cnn_status s = cnn_evaluate_metrics(net, ds, batch, &m, NULL, NULL);
+        if (s != CNN_OK) return s;
+        if (loss) *loss = cnn_metrics_loss(&m);
+        if (accuracy) *accuracy = cnn_metrics_top1(&m);
+        cnn_metrics_free(&m);
+        return CNN_OK;
+    }
     cnn_layer *logits = NULL;
     cnn_status s = logits_layer(net, &logits);
     if (s == CNN_OK) s = cnn_dataset_check(ds, net, "evaluation set");
@@ -363,6 +372,7 @@ cnn_status cnn_train_run(cnn_net *net, const cnn_train_config *cfg, const cnn_tr
     r.net = net;
     r.cfg = cfg;
     r.o = o;
+    cnn_net_set_eval_hflip(net, cfg->tta_hflip);
     cnn_status s = logits_layer(net, &r.logits);
     if (s == CNN_OK) s = cnn_dataset_check(o->train, net, "training set");
     if (s == CNN_OK && o->val) s = cnn_dataset_check(o->val, net, "validation set");

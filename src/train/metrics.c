@@ -7,6 +7,7 @@
 #include "../data/data.h"
 #include "../graph/net_internal.h"
 #include "../kernels/softmax.h"
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -94,6 +95,18 @@ void cnn_metrics_print(const cnn_metrics *m, FILE *f) {
     }
 }
 
+/* Each of the `rows` rows of w floats reversed in place. */
+static void mirror_rows(float *x, size_t rows, int w) {
+    for (size_t r = 0; r < rows; r++) {
+        float *p = x + r * w;
+        for (int i = 0, j = w - 1; i < j; i++, j--) {
+            float t = p[i];
+            p[i] = p[j];
+            p[j] = t;
+        }
+    }
+}
+
 cnn_status cnn_evaluate_metrics(cnn_net *net, const cnn_dataset *ds, int batch, cnn_metrics *m,
                                 int *pred, float *prob) {
     memset(m, 0, sizeof *m);
@@ -107,9 +120,12 @@ cnn_status cnn_evaluate_metrics(cnn_net *net, const cnn_dataset *ds, int batch, 
     if ((s = cnn_metrics_init(m, k)) != CNN_OK) return s;
     if (batch <= 0) batch = 256;
     if (batch > ds->n) batch = ds->n;
+    const int flip = net->eval_hflip;
     float *x = cnn_alloc_floats(cnn_shape_size(net->in_shape) * (size_t)batch);
+    float *avg = flip ? cnn_alloc_floats((size_t)k * batch) : NULL;
     uint8_t *labels = malloc((size_t)batch);
-    if (!x || !labels) s = cnn_fail(CNN_ERR_NOMEM, "out of memory for an evaluation batch");
+    if (!x || !labels || (flip && !avg))
+        s = cnn_fail(CNN_ERR_NOMEM, "out of memory for an evaluation batch");
     for (int first = 0; first < ds->n && s == CNN_OK; first += batch) {
         int n = ds->n - first < batch ? ds->n - first : batch;
         const float *y;
@@ -117,7 +133,20 @@ cnn_status cnn_evaluate_metrics(cnn_net *net, const cnn_dataset *ds, int batch, 
         s = cnn_dataset_read_status(ds);
         if (s == CNN_OK) s = cnn_net_forward(net, x, n, 0, &y);
         float l = 0;
-        if (s == CNN_OK) s = cnn_softmax_xent(logits->y, labels, n, k, 0.0f, NULL, &l, NULL);
+        if (s == CNN_OK && flip) { /* the mean of the image's and its mirror's probabilities */
+            memcpy(avg, y, (size_t)k * n * sizeof(float));
+            mirror_rows(x, (size_t)n * net->in_shape.c * net->in_shape.h, net->in_shape.w);
+            s = cnn_net_forward(net, x, n, 0, &y);
+            double sum = 0;
+            for (size_t i = 0; s == CNN_OK && i < (size_t)k * n; i++)
+                avg[i] = 0.5f * (avg[i] + y[i]);
+            for (int i = 0; s == CNN_OK && i < n; i++)
+                sum -= log(fmax((double)avg[(size_t)i * k + labels[i]], 1e-30));
+            l = (float)(sum / n);
+            y = avg;
+        } else if (s == CNN_OK) {
+            s = cnn_softmax_xent(logits->y, labels, n, k, 0.0f, NULL, &l, NULL);
+        }
         if (s != CNN_OK) break;
         m->loss_sum += (double)l * n;
         cnn_metrics_add(m, y, labels, n, pred ? pred + first : NULL);
@@ -126,6 +155,7 @@ cnn_status cnn_evaluate_metrics(cnn_net *net, const cnn_dataset *ds, int batch, 
                 prob[first + i] = y[(size_t)i * k + pred[first + i]];
     }
     cnn_free_floats(x);
+    cnn_free_floats(avg);
     free(labels);
     if (s != CNN_OK) cnn_metrics_free(m);
     return s;

@@ -48,7 +48,9 @@ static const char help[] =
     "  --checkpoint-every N  steps between checkpoints (besides each epoch's end)\n"
     "  --log-every N       steps between lines of metrics.jsonl\n"
     "Augmentation (seeded; training batches only):\n"
-    "  --crop-pad N  --hflip [0|1]  --rotate DEG  --translate PX  --erase P\n";
+    "  --crop-pad N  --hflip [0|1]  --rotate DEG  --translate PX  --erase P\n"
+    "Evaluation: --tta-hflip 0|1  average each test/validation image's class probabilities\n"
+    "                    with its mirror image's (test-time augmentation)\n";
 
 static volatile sig_atomic_t interrupted;
 static void on_sigint(int sig) {
@@ -332,6 +334,7 @@ int cmd_train(int argc, char **argv) {
     if (cfg.crop_pad || cfg.hflip || cfg.rotate > 0 || cfg.translate || cfg.erase > 0)
         printf("augmentation: crop pad %d, flip %s, rotate %g deg, translate %d px, erase %g\n",
                cfg.crop_pad, cfg.hflip ? "on" : "off", cfg.rotate, cfg.translate, cfg.erase);
+    if (cfg.tta_hflip) printf("evaluation: each image and its mirror image (tta_hflip)\n");
     printf("run folder: %s%s\n", run_dir, resume ? " (resuming)" : "");
     fflush(stdout);
     struct timespec ts;
