@@ -185,9 +185,12 @@ static size_t gemm_work_size(const cnn_conv_geom *g) {
 static int dx_direct(const cnn_conv_geom *g, cnn_conv_geom *t) {
     /* C not a multiple of 4 leaves the direct loops' last filter block part
      * empty: LeNet's 6 -> 16 5x5 backward measured 28.2 against 23.5 µs per
-     * image; 32 -> 32 3x3 at 14x14, 104 against 118 (bench convk-style loop,
-     * one thread). */
-    if (!cnn_conv_direct_fits(g) || g->c % 4 || g->ph > g->kh - 1 || g->pw > g->kw - 1) return 0;
+     * image; 32 -> 32 3x3 at 14x14, 104 against 118; but with a deeper
+     * transposed conv (K*kh*kw = 576: the classic MNIST net's 32 -> 64 at
+     * 26x26) the GEMM was faster, 259 against 286 (one thread). */
+    if (!cnn_conv_direct_fits(g) || g->c % 4 || g->k * g->kh * g->kw > 320 ||
+        g->ph > g->kh - 1 || g->pw > g->kw - 1)
+        return 0;
     *t = (cnn_conv_geom){.c = g->k,
                          .h = g->oh,
                          .w = g->ow,
