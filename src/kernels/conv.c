@@ -241,8 +241,8 @@ static size_t batch_work_size(const cnn_conv_geom *g) {
     return s;
 }
 
-/* x (C,H,W) into xp (C,Hp,Wp) with zero borders, and the slack zeroed. */
-static void pad_planes(const cnn_conv_geom *g, const float *x, float *xp) {
+/* x (C,H,W) into xp (C,Hp,Wp) with zero borders, then `slack` zeros. */
+void cnn_conv_pad_planes(const cnn_conv_geom *g, const float *x, float *xp, size_t slack) {
     const int H = g->h, W = g->w, ph = g->ph, pw = g->pw, Hp = H + 2 * ph, Wp = W + 2 * pw;
 #pragma omp parallel for schedule(static) if (copy_on_threads((size_t)g->c * Hp * Wp))
     for (int ci = 0; ci < g->c; ci++) {
@@ -258,7 +258,7 @@ static void pad_planes(const cnn_conv_geom *g, const float *x, float *xp) {
         }
         zero_floats(pc + (size_t)(H + ph) * Wp, (size_t)ph * Wp);
     }
-    zero_floats(xp + (size_t)g->c * Hp * Wp, g->kw);
+    zero_floats(xp + (size_t)g->c * Hp * Wp, slack);
 }
 
 /* col (C*kh*kw, ld): columns [0, n) of row (ci,ki,kj) are the slice of xp at
@@ -320,7 +320,7 @@ static void shifted_forward(const cnn_conv_geom *g, int cnt, int cap, const floa
     float *xp = work, *col = xp + align16(shifted_pad_size(g));
     float *out = col + align16((size_t)ckk * n * cap);
     for (int j = 0; j < cnt; j++) {
-        pad_planes(g, x + in * j, xp);
+        cnn_conv_pad_planes(g, x + in * j, xp, (size_t)g->kw);
         shifted_im2col(g, xp, col + (size_t)j * n, ld);
     }
     cnn_gemm(0, 0, K, ld, ckk, 1.0f, w, ckk, col, ld, 0.0f, out, ld);
@@ -362,7 +362,7 @@ static void shifted_backward(const cnn_conv_geom *g, int cnt, int cap, const flo
             }
     if (dw) { /* dw (K, ckk) += dyp (K, ld) * col^T (ld, ckk) */
         for (int j = 0; j < cnt; j++) {
-            pad_planes(g, x + in * j, xp);
+            cnn_conv_pad_planes(g, x + in * j, xp, (size_t)g->kw);
             shifted_im2col(g, xp, col + (size_t)j * n, ld);
         }
         cnn_gemm(0, 1, K, ckk, ld, 1.0f, dyp, ld, col, ld, 1.0f, dw, ckk);

@@ -45,6 +45,10 @@ void cnn_im2col(const cnn_conv_geom *g, int c, const float *x, float *col);
  * entries that fall into the padding are dropped. */
 void cnn_col2im(const cnn_conv_geom *g, int c, const float *col, float *x);
 
+/* x (C,H,W) into xp (C, H+2ph, W+2pw) with zero borders, followed by slack
+ * zeros (for kernels that read past the last plane). */
+void cnn_conv_pad_planes(const cnn_conv_geom *g, const float *x, float *xp, size_t slack);
+
 /* Floats of work the single-image functions below need (0 when pointwise):
  * the column matrix, and for stride 1 and dilation 1 (one group) the padded
  * input and the output at padded width, see "shifted rows" in conv.c. */

@@ -69,17 +69,6 @@ size_t cnn_conv_direct_work_size(const cnn_conv_geom *g) {
     return padded_size(g) + round16((size_t)g->c * g->kh * g->kw * KB);
 }
 
-/* x (C,H,W) into xp (C,Hp,Wp), zero borders and slack. */
-static void pad_input(const cnn_conv_geom *g, const float *x, float *xp) {
-    const int H = g->h, W = g->w, ph = g->ph, pw = g->pw, Wp = pad_w(g);
-    const size_t pl = plane(g), total = (size_t)g->c * pl + LANES + (size_t)g->kw;
-    memset(xp, 0, total * sizeof(float));
-    for (int ci = 0; ci < g->c; ci++)
-        for (int h = 0; h < H; h++)
-            memcpy(xp + ci * pl + (size_t)(h + ph) * Wp + pw, x + ((size_t)ci * H + h) * W,
-                   (size_t)W * sizeof(float));
-}
-
 /* 16 floats; the builds below map it to one AVX-512 register, two AVX2
  * registers or four SSE registers. */
 typedef float v16 __attribute__((vector_size(64)));
@@ -188,6 +177,6 @@ static fwd_fn pick(void) {
 
 void cnn_conv_direct_forward(const cnn_conv_geom *g, const float *x, const float *w,
                              const float *b, float *y, float *work) {
-    pad_input(g, x, work);
+    cnn_conv_pad_planes(g, x, work, LANES + (size_t)g->kw);
     pick()(g, work, w, b, y, work + padded_size(g));
 }
