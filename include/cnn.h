@@ -57,6 +57,10 @@ typedef struct cnn_net cnn_net;
  * may set it with a `train` line; cnn_train_config_default() fills defaults. */
 typedef enum { CNN_OPT_SGD = 0, CNN_OPT_ADAM, CNN_OPT_ADAMW } cnn_optimizer_kind;
 typedef enum { CNN_SCHED_CONSTANT = 0, CNN_SCHED_STEP, CNN_SCHED_COSINE } cnn_schedule_kind;
+/* How cnn_train_run uses several threads: split each layer's work (OFF), or
+ * split each batch into one slice per thread, each run through its own copy
+ * of the activations, the gradients summed (ON); AUTO picks (docs/design.md). */
+typedef enum { CNN_DP_AUTO = 0, CNN_DP_OFF, CNN_DP_ON } cnn_data_parallel_kind;
 
 typedef struct {
     int epochs;             /* passes over the training set */
@@ -90,6 +94,7 @@ typedef struct {
     int patience;           /* stop after N epochs without a better validation accuracy; 0 = never */
     int checkpoint_every;   /* steps between checkpoints besides each epoch's end; 0 = epochs only */
     int log_every;          /* steps between metrics-log lines; 0 = epochs only */
+    cnn_data_parallel_kind data_parallel; /* batch slices per thread (nets without batch norm) */
 } cnn_train_config;
 
 void cnn_train_config_default(cnn_train_config *cfg);

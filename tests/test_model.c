@@ -173,7 +173,7 @@ typedef struct {
 #define TRAIN_KEYS                                                                                 \
     "epochs, batch, optimizer, lr, momentum, nesterov, dampening, weight_decay, beta1, beta2, "    \
     "eps, schedule, step_size, gamma, min_lr, warmup, label_smoothing, seed, crop_pad, hflip, "    \
-    "rotate, translate, erase, tta_hflip, val_split, patience, checkpoint_every, log_every"
+    "rotate, translate, erase, tta_hflip, val_split, patience, checkpoint_every, log_every, data_parallel"
 #define IN "input shape=1x28x28\n"
 
 static const bad_case bad_cases[] = {

@@ -129,7 +129,8 @@ static cnn_status parse_choice(cnn_opts *o, const char *key, const char *const *
 cnn_status cnn_parse_train_opts(cnn_opts *o, cnn_train_config *t) {
     static const char *const optimizers[] = {"sgd", "adam", "adamw", NULL};
     static const char *const schedules[] = {"constant", "step", "cosine", NULL};
-    int opt, sched, seed;
+    static const char *const splits[] = {"auto", "off", "on", NULL};
+    int opt, sched, seed, split;
     cnn_status s;
     if ((s = cnn_opt_int(o, "epochs", t->epochs, 1, 100000, &t->epochs)) ||
         (s = cnn_opt_int(o, "batch", t->batch, 1, 65536, &t->batch)) ||
@@ -159,7 +160,8 @@ cnn_status cnn_parse_train_opts(cnn_opts *o, cnn_train_config *t) {
         (s = cnn_opt_int(o, "patience", t->patience, 0, 100000, &t->patience)) ||
         (s = cnn_opt_int(o, "checkpoint_every", t->checkpoint_every, 0, 1 << 30,
                          &t->checkpoint_every)) ||
-        (s = cnn_opt_int(o, "log_every", t->log_every, 0, 1 << 30, &t->log_every)))
+        (s = cnn_opt_int(o, "log_every", t->log_every, 0, 1 << 30, &t->log_every)) ||
+        (s = parse_choice(o, "data_parallel", splits, (int)t->data_parallel, &split)))
         return s;
     if (t->val_split >= 1 && t->val_split != (float)(int)t->val_split)
         return cnn_fail(CNN_ERR_PARSE,
@@ -171,6 +173,7 @@ cnn_status cnn_parse_train_opts(cnn_opts *o, cnn_train_config *t) {
     t->optimizer = (cnn_optimizer_kind)opt;
     t->schedule = (cnn_schedule_kind)sched;
     t->seed = (uint64_t)seed;
+    t->data_parallel = (cnn_data_parallel_kind)split;
     return cnn_opts_check_unused(o);
 }
 

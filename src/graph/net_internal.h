@@ -53,4 +53,25 @@ int cnn_fuse_tail(const cnn_net *net, int i);
 /* Add a layer of `type` with the options o (file and line set). */
 cnn_status cnn_net_add_layer(cnn_net *net, cnn_opts *o, const char *type);
 
+/* Data-parallel training steps across threads (replica.c). */
+typedef struct cnn_replicas cnn_replicas;
+/* 1 when a training step of net may be split into slices (0 and the reason
+ * otherwise: batch norm). */
+int cnn_replicas_usable(const cnn_net *net, const char **why);
+/* One replica per thread (threads >= 2) sharing net's parameters and buffers. */
+cnn_status cnn_replicas_create(cnn_replicas **out, cnn_net *net, int threads);
+void cnn_replicas_free(cnn_replicas *rs);
+int cnn_replicas_count(const cnn_replicas *rs);
+cnn_net *cnn_replicas_net(cnn_replicas *rs, int t);
+/* A training step of batch x (n, in) with labels as cnn_net_train_step, one
+ * slice per replica: loss is the batch's mean, correct its hits, and the
+ * gradient of the mean loss is left in cnn_replicas_grads (laid out as the
+ * master's parameters). *bad_slice is the first replica whose loss is NaN or
+ * Inf (-1 if none; diagnose it with its own outputs), *grads_finite whether
+ * every summed gradient is finite. */
+cnn_status cnn_replicas_step(cnn_replicas *rs, const float *x, const uint8_t *labels, int n,
+                             float label_smoothing, float *loss, int *correct, int *bad_slice,
+                             int *grads_finite);
+const float *cnn_replicas_grads(const cnn_replicas *rs);
+
 #endif

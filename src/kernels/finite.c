@@ -17,3 +17,33 @@ int cnn_all_finite(const float *p, size_t n) {
     }
     return top < 0x7f800000u;
 }
+
+/* dst = sum over t of w[t] * src[t], t in order, and the scan of the result
+ * in the same pass (dst may be src[0]). */
+int cnn_sum_finite(float *dst, const float *const *src, const float *w, int k, size_t n) {
+    uint32_t top = 0;
+    if (k == 2) { /* two threads: the common case, one fused loop */
+        const float *a = src[0], *b = src[1];
+        const float wa = w[0], wb = w[1];
+        for (size_t i = 0; i < n; i++) {
+            float s = wa * a[i] + wb * b[i];
+            uint32_t u;
+            memcpy(&u, &s, sizeof u);
+            u &= 0x7fffffffu;
+            top = u > top ? u : top;
+            dst[i] = s;
+        }
+        return top < 0x7f800000u;
+    }
+    for (size_t i = 0; i < n; i++) {
+        float s = w[0] * src[0][i];
+        for (int t = 1; t < k; t++)
+            s += w[t] * src[t][i];
+        uint32_t u;
+        memcpy(&u, &s, sizeof u);
+        u &= 0x7fffffffu;
+        top = u > top ? u : top;
+        dst[i] = s;
+    }
+    return top < 0x7f800000u;
+}

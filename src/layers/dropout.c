@@ -1,9 +1,13 @@
 /* dropout.c — inverted dropout, torch.nn.Dropout(p). Training: each value is
  * kept with probability 1-p and scaled by 1/(1-p), else zeroed; evaluation:
- * identity. The mask is drawn in order from the net's generator (l->rng), one
- * cnn_rng_uniform per value, so a given generator state gives the same mask;
- * it is kept in l->state (0 or 1/(1-p) per value) for backward. p = 0 draws
- * nothing. */
+ * identity. A training pass draws one number from the net's generator
+ * (l->rng), the pass's seed; sample i of the batch then draws its values in
+ * order, one cnn_rng_uniform each, from a generator seeded by that seed and
+ * i's index in the whole batch (l->batch_first + i). So a given generator
+ * state gives the same mask, and a batch split into slices across threads
+ * (src/graph/replica.c, each slice's pass starting from the same generator
+ * state) gets the same mask as the whole batch in one pass. The mask is kept
+ * in l->state (0 or 1/(1-p) per value) for backward. p = 0 draws nothing. */
 #include "layer.h"
 #include <stdio.h>
 #include <string.h>
@@ -43,9 +47,15 @@ static void dropout_forward(cnn_layer *l, const float *const *x, int n, int trai
         return;
     }
     const float keep = 1.0f - opt->p, scale = 1.0f / keep;
+    const size_t per = cnn_shape_size(l->out);
+    const uint64_t seed = cnn_rng_u64(l->rng);
     float *mask = l->state;
-    for (size_t i = 0; i < count; i++)
-        mask[i] = cnn_rng_uniform(l->rng) < keep ? scale : 0.0f;
+    for (int i = 0; i < n; i++) {
+        cnn_rng g;
+        cnn_rng_seed(&g, seed ^ (uint64_t)(l->batch_first + i + 1) * 0xd1b54a32d192ed03ULL);
+        for (size_t j = 0; j < per; j++)
+            mask[(size_t)i * per + j] = cnn_rng_uniform(&g) < keep ? scale : 0.0f;
+    }
     for (size_t i = 0; i < count; i++)
         l->y[i] = x[0][i] * mask[i];
 }

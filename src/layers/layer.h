@@ -92,6 +92,8 @@ struct cnn_layer {
     float *y, *dy;         /* output and its gradient, (batch, out) */
     float *state;          /* kept from forward to backward */
     cnn_rng *rng;          /* the net's generator (dropout) */
+    int batch_first;       /* index in the whole batch of this pass's first sample: a
+                            * replica's slice (src/graph/replica.c), else 0 */
 };
 
 /* Kaiming-uniform as torch.nn.Conv2d / Linear reset_parameters(): weight and

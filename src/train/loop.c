@@ -23,6 +23,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
+#include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -162,12 +163,36 @@ static cnn_status log_truncate(const char *path, long step) {
 
 /* ---- the loop ----------------------------------------------------------- */
 
+/* How many batch slices (replicas, replica.c) a step runs in: 0 for the
+ * layer-parallel step. AUTO splits where it was measured to pay
+ * (docs/benchmarks.md): two or more threads, a net without batch norm, at
+ * most DP_AUTO_MAX_PARAMS parameters (each replica holds its own gradient
+ * block), and at least two images per slice. */
+#define DP_AUTO_MAX_PARAMS ((size_t)1 << 24)
+static cnn_status use_replicas(const cnn_net *net, const cnn_train_config *cfg, int batch,
+                               int *split) {
+    const int threads = omp_get_max_threads();
+    const char *why = NULL;
+    const int usable = cnn_replicas_usable(net, &why);
+    *split = 0;
+    if (cfg->data_parallel == CNN_DP_OFF || threads < 2 || batch < 2) return CNN_OK;
+    if (cfg->data_parallel == CNN_DP_ON) {
+        if (!usable)
+            return cnn_fail(CNN_ERR_ARG, "%s: data_parallel=on: %s", net->filename, why);
+        *split = threads < batch ? threads : batch;
+        return CNN_OK;
+    }
+    if (usable && net->n_params <= DP_AUTO_MAX_PARAMS && batch >= 2 * threads) *split = threads;
+    return CNN_OK;
+}
+
 typedef struct {
     cnn_net *net;
     const cnn_train_config *cfg;
     const cnn_train_options *o;
     cnn_layer *logits;
     cnn_optim *opt;
+    cnn_replicas *rep; /* data-parallel steps (replica.c), or NULL */
     cnn_prefetch pf;
     cnn_train_state st;
     int *order;
@@ -294,22 +319,35 @@ static cnn_status train_loop(run *r) {
             int correct = 0;
             cnn_prefetch_get(&r->pf, b, &x, &labels, &n);
             s = cnn_dataset_read_status(train); /* a dataset read from its file */
-            if (s == CNN_OK)
+            const float *grads = net->grads;
+            cnn_net *bad = NULL; /* the net to diagnose, and what: 0 outputs, 1 gradients */
+            int bad_grads = 0;
+            if (s == CNN_OK && r->rep) {
+                int slice, finite;
+                s = cnn_replicas_step(r->rep, x, labels, n, cfg->label_smoothing, &loss, &correct,
+                                      &slice, &finite);
+                grads = cnn_replicas_grads(r->rep);
+                if (s == CNN_OK && slice >= 0)
+                    bad = cnn_replicas_net(r->rep, slice);
+                else if (s == CNN_OK && !finite)
+                    bad = cnn_replicas_net(r->rep, 0), bad_grads = 1;
+            } else if (s == CNN_OK) {
                 s = cnn_net_train_step(net, x, labels, n, cfg->label_smoothing, &loss, &correct);
-            cnn_prefetch_release(&r->pf, b);
-            if (s == CNN_ERR_NUMERIC || (s == CNN_OK && !isfinite(loss))) {
-                s = numeric_failure(net, 0, n, st->epoch, b, o->run_dir);
-                break;
+                if (s == CNN_ERR_NUMERIC || (s == CNN_OK && !isfinite(loss)))
+                    bad = net, s = CNN_OK;
+                else if (s == CNN_OK && !cnn_all_finite(net->grads, net->n_params))
+                    bad = net, bad_grads = 1;
             }
+            cnn_prefetch_release(&r->pf, b);
             if (s != CNN_OK) {
                 cnn_error_prefix("epoch %d, batch %d", st->epoch, b + 1);
                 break;
             }
-            if (!cnn_all_finite(net->grads, net->n_params)) {
-                s = numeric_failure(net, 1, n, st->epoch, b, o->run_dir);
+            if (bad) {
+                s = numeric_failure(bad, bad_grads, bad->n_last, st->epoch, b, o->run_dir);
                 break;
             }
-            cnn_optim_step(r->opt, net->params, net->grads, lr);
+            cnn_optim_step(r->opt, net->params, grads, lr);
             st->sum_loss += (double)loss * n;
             st->hits += correct;
             st->seen += n;
@@ -386,6 +424,9 @@ cnn_status cnn_train_run(cnn_net *net, const cnn_train_config *cfg, const cnn_tr
     r.order = malloc((size_t)train->n * sizeof *r.order);
     if (!r.order) return cnn_fail(CNN_ERR_NOMEM, "out of memory for a training order");
     s = cnn_optim_create(&r.opt, cfg, net->n_params);
+    int split = 0;
+    if (s == CNN_OK) s = use_replicas(net, cfg, r.batch, &split);
+    if (s == CNN_OK && split) s = cnn_replicas_create(&r.rep, net, split);
     if (s == CNN_OK) s = cnn_prefetch_init(&r.pf, train, net, cfg, r.batch, !o->no_prefetch);
     /* The starting state: a fresh run, or the checkpoint. */
     for (int i = 0; i < train->n; i++)
@@ -415,6 +456,7 @@ cnn_status cnn_train_run(cnn_net *net, const cnn_train_config *cfg, const cnn_tr
     cnn_net_set_input_grad(net, 1);
     if (r.log) fclose(r.log);
     cnn_prefetch_free(&r.pf);
+    cnn_replicas_free(r.rep);
     cnn_optim_free(r.opt);
     free(r.order);
     return s;
