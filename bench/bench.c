@@ -14,10 +14,11 @@
  *                                            wino (Winograd), GFLOP/s
  *                                            counted as the direct conv's, on
  *                                            omp_get_max_threads() threads
- *   bench train MODEL DATA BATCH STEPS SAMPLES
+ *   bench train MODEL DATA BATCH STEPS SAMPLES [auto|on|off]
  *   bench infer MODEL BATCH REPS SAMPLES
  *   bench to99 MODEL DATA TARGET MAX_EPOCHS [MAX_SECONDS]
  */
+#include "../src/graph/net_internal.h"
 #include "../src/kernels/conv.h"
 #include "../src/kernels/direct.h"
 #include "../src/kernels/winograd.h"
@@ -159,8 +160,11 @@ static int load_mnist(const char *dir, const char *set, cnn_dataset *ds) {
 }
 
 /* Training throughput with the model's recipe but a fixed batch: each sample
- * times `steps` SGD steps on shuffled MNIST batches (batch conversion included). */
-static int bench_train(const char *model, const char *dir, int batch, int steps, int samples) {
+ * times `steps` SGD steps on shuffled MNIST batches (batch conversion included).
+ * The step is split across the threads as cnn_train_run splits it (the train
+ * line's data_parallel, or `split` auto|on|off when given). */
+static int bench_train(const char *model, const char *dir, int batch, int steps, int samples,
+                       const char *split) {
     cnn_net *net;
     cnn_dataset train = {0};
     if (cnn_net_load_model(&net, model, 1) != CNN_OK) return fail(model);
@@ -168,6 +172,17 @@ static int bench_train(const char *model, const char *dir, int batch, int steps,
     cnn_train_config cfg = *cnn_net_train_config(net);
     cnn_optim *opt;
     if (cnn_optim_create(&opt, &cfg, cnn_net_num_params(net)) != CNN_OK) return fail("optim");
+    if (split)
+        cfg.data_parallel = !strcmp(split, "on")    ? CNN_DP_ON
+                            : !strcmp(split, "off") ? CNN_DP_OFF
+                                                    : CNN_DP_AUTO;
+    int slices = 0;
+    cnn_replicas *rep = NULL;
+    if (cnn_replicas_choose(net, cfg.data_parallel, batch, omp_get_max_threads(), &slices) !=
+            CNN_OK ||
+        (slices && cnn_replicas_create(&rep, net, slices) != CNN_OK))
+        return fail("data-parallel");
+    fprintf(stderr, "train step: %s\n", rep ? "data-parallel" : "layer-parallel");
     int c, h, w;
     cnn_net_input_shape(net, &c, &h, &w);
     float *x = malloc((size_t)batch * c * h * w * sizeof(float));
@@ -189,6 +204,14 @@ static int bench_train(const char *model, const char *dir, int batch, int steps,
             float loss;
             cnn_dataset_batch(&train, net, order + pos, 0, batch, x, labels);
             pos += batch;
+            if (rep) {
+                int bad, finite;
+                if (cnn_replicas_step(rep, x, labels, batch, 0.0f, &loss, NULL, &bad, &finite) !=
+                    CNN_OK)
+                    return fail("train step");
+                cnn_optim_step(opt, cnn_net_params(net), cnn_replicas_grads(rep), cfg.lr);
+                continue;
+            }
             if (cnn_net_train_step(net, x, labels, batch, 0.0f, &loss, NULL) != CNN_OK)
                 return fail("train step");
             cnn_optim_step(opt, cnn_net_params(net), cnn_net_grads(net), cfg.lr);
@@ -196,6 +219,7 @@ static int bench_train(const char *model, const char *dir, int batch, int steps,
         t = now_s() - t;
         if (s >= 0) printf("sample %.1f\n", (double)k * batch / t);
     }
+    cnn_replicas_free(rep);
     cnn_optim_free(opt);
     cnn_dataset_free(&train);
     cnn_net_free(net);
@@ -278,7 +302,8 @@ int main(int argc, char **argv) {
         return bench_convk(argv[2], atoi(argv[3]), atoi(argv[4]), atoi(argv[5]), atoi(argv[6]),
                            atoi(argv[7]), atoi(argv[8]), atoi(argv[9]));
     if (argc >= 7 && !strcmp(argv[1], "train"))
-        return bench_train(argv[2], argv[3], atoi(argv[4]), atoi(argv[5]), atoi(argv[6]));
+        return bench_train(argv[2], argv[3], atoi(argv[4]), atoi(argv[5]), atoi(argv[6]),
+                           argc >= 8 ? argv[7] : NULL);
     if (argc >= 6 && !strcmp(argv[1], "infer"))
         return bench_infer(argv[2], atoi(argv[3]), atoi(argv[4]), atoi(argv[5]));
     if (argc >= 6 && !strcmp(argv[1], "to99"))

@@ -186,7 +186,8 @@ static void test_train_run(void **state) {
     size_t n1, n2, n3, n4;
     cnn_status s1, s2, s3, s4;
     float *on = train(model, CNN_DP_ON, 2, &s1, &n1), *on2 = train(model, CNN_DP_ON, 2, &s2, &n2);
-    float *off = train(model, CNN_DP_OFF, 2, &s3, &n3), *one = train(model, CNN_DP_AUTO, 1, &s4, &n4);
+    float *off = train(model, CNN_DP_OFF, 2, &s3, &n3),
+          *one = train(model, CNN_DP_AUTO, 1, &s4, &n4);
     assert_int_equal(s1, CNN_OK);
     assert_int_equal(s2, CNN_OK);
     assert_int_equal(s3, CNN_OK);
@@ -239,29 +240,31 @@ static void test_batchnorm(void **state) {
 static void test_model_option(void **state) {
     (void)state;
     cnn_net *net;
-    assert_int_equal(cnn_net_parse(&net, "input shape=1x4x4\ntrain data_parallel=on\nflatten\n"
-                                         "dense units=2\nsoftmax\n",
+    assert_int_equal(cnn_net_parse(&net,
+                                   "input shape=1x4x4\ntrain data_parallel=on\nflatten\n"
+                                   "dense units=2\nsoftmax\n",
                                    "m.cnn", 1),
                      CNN_OK);
     assert_int_equal(cnn_net_train_config(net)->data_parallel, CNN_DP_ON);
     cnn_net_free(net);
-    assert_int_equal(cnn_net_parse(&net, "input shape=1x4x4\ntrain data_parallel=off\nflatten\n"
-                                         "dense units=2\nsoftmax\n",
+    assert_int_equal(cnn_net_parse(&net,
+                                   "input shape=1x4x4\ntrain data_parallel=off\nflatten\n"
+                                   "dense units=2\nsoftmax\n",
                                    "m.cnn", 1),
                      CNN_OK);
     assert_int_equal(cnn_net_train_config(net)->data_parallel, CNN_DP_OFF);
     cnn_net_free(net);
-    assert_int_equal(cnn_net_parse(&net, "input shape=1x4x4\ntrain data_parallel=yes\nflatten\n",
-                                   "m.cnn", 1),
-                     CNN_ERR_PARSE);
+    assert_int_equal(
+        cnn_net_parse(&net, "input shape=1x4x4\ntrain data_parallel=yes\nflatten\n", "m.cnn", 1),
+        CNN_ERR_PARSE);
     assert_string_equal(cnn_last_error(),
                         "m.cnn:2: train: data_parallel=yes: expected one of auto, off, on");
 }
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_same_step),   cmocka_unit_test(test_nan_slice),
-        cmocka_unit_test(test_train_run),   cmocka_unit_test(test_batchnorm),
+        cmocka_unit_test(test_same_step),    cmocka_unit_test(test_nan_slice),
+        cmocka_unit_test(test_train_run),    cmocka_unit_test(test_batchnorm),
         cmocka_unit_test(test_model_option),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

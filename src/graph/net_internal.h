@@ -58,6 +58,11 @@ typedef struct cnn_replicas cnn_replicas;
 /* 1 when a training step of net may be split into slices (0 and the reason
  * otherwise: batch norm). */
 int cnn_replicas_usable(const cnn_net *net, const char **why);
+/* How many slices a training step of batch on `threads` threads runs in
+ * with data_parallel `mode`: 0 for the unsplit step; fails for ON with a net
+ * that cannot be split. */
+cnn_status cnn_replicas_choose(const cnn_net *net, cnn_data_parallel_kind mode, int batch,
+                               int threads, int *split);
 /* One replica per thread (threads >= 2) sharing net's parameters and buffers. */
 cnn_status cnn_replicas_create(cnn_replicas **out, cnn_net *net, int threads);
 void cnn_replicas_free(cnn_replicas *rs);

@@ -45,7 +45,7 @@ extern const cnn_layer_ops cnn_batchnorm_ops;
 
 struct cnn_replicas {
     cnn_net *master;
-    int n;                   /* replicas (threads) */
+    int n; /* replicas (threads) */
     cnn_net *r[MAX_REPLICAS];
     char error[MAX_REPLICAS][1024]; /* a failing thread's message */
     cnn_status status[MAX_REPLICAS];
@@ -61,6 +61,28 @@ int cnn_replicas_usable(const cnn_net *net, const char **why) {
         }
     if (why) *why = NULL;
     return 1;
+}
+
+/* AUTO splits where it was measured to pay (docs/benchmarks.md): two or
+ * more threads, a net without batch norm, at most DP_AUTO_MAX_PARAMS
+ * parameters (each replica holds its own gradient block), and at least two
+ * images per slice. */
+#define DP_AUTO_MAX_PARAMS ((size_t)1 << 24)
+
+cnn_status cnn_replicas_choose(const cnn_net *net, cnn_data_parallel_kind mode, int batch,
+                               int threads, int *split) {
+    const char *why = NULL;
+    const int usable = cnn_replicas_usable(net, &why);
+    *split = 0;
+    if (threads > MAX_REPLICAS) threads = MAX_REPLICAS;
+    if (mode == CNN_DP_OFF || threads < 2 || batch < 2) return CNN_OK;
+    if (mode == CNN_DP_ON) {
+        if (!usable) return cnn_fail(CNN_ERR_ARG, "%s: data_parallel=on: %s", net->filename, why);
+        *split = threads < batch ? threads : batch;
+        return CNN_OK;
+    }
+    if (usable && net->n_params <= DP_AUTO_MAX_PARAMS && batch >= 2 * threads) *split = threads;
+    return CNN_OK;
 }
 
 static void replica_free(cnn_net *r) {
@@ -110,7 +132,8 @@ static cnn_status replica_make(const cnn_net *m, cnn_net **out) {
         const cnn_layer *ml = &m->layers[i];
         if (!ml->ops->opt_size) continue;
         r->layers[i].opt = malloc(ml->ops->opt_size);
-        if (!r->layers[i].opt) return cnn_fail(CNN_ERR_NOMEM, "out of memory for a training replica");
+        if (!r->layers[i].opt)
+            return cnn_fail(CNN_ERR_NOMEM, "out of memory for a training replica");
         memcpy(r->layers[i].opt, ml->opt, ml->ops->opt_size);
     }
     r->params = m->params; /* shared: the replica never frees them */
@@ -212,7 +235,8 @@ cnn_status cnn_replicas_step(cnn_replicas *rs, const float *x, const uint8_t *la
      * returned with the failing thread's message. */
     *bad_slice = -1;
     for (int t = 0; t < k; t++)
-        if (rs->status[t] == CNN_ERR_NUMERIC || (rs->status[t] == CNN_OK && !isfinite(rs->loss[t]))) {
+        if (rs->status[t] == CNN_ERR_NUMERIC ||
+            (rs->status[t] == CNN_OK && !isfinite(rs->loss[t]))) {
             if (*bad_slice < 0) *bad_slice = t;
         } else if (rs->status[t] != CNN_OK) {
             return cnn_fail(rs->status[t], "%s", rs->error[t]);

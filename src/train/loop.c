@@ -163,29 +163,6 @@ static cnn_status log_truncate(const char *path, long step) {
 
 /* ---- the loop ----------------------------------------------------------- */
 
-/* How many batch slices (replicas, replica.c) a step runs in: 0 for the
- * layer-parallel step. AUTO splits where it was measured to pay
- * (docs/benchmarks.md): two or more threads, a net without batch norm, at
- * most DP_AUTO_MAX_PARAMS parameters (each replica holds its own gradient
- * block), and at least two images per slice. */
-#define DP_AUTO_MAX_PARAMS ((size_t)1 << 24)
-static cnn_status use_replicas(const cnn_net *net, const cnn_train_config *cfg, int batch,
-                               int *split) {
-    const int threads = omp_get_max_threads();
-    const char *why = NULL;
-    const int usable = cnn_replicas_usable(net, &why);
-    *split = 0;
-    if (cfg->data_parallel == CNN_DP_OFF || threads < 2 || batch < 2) return CNN_OK;
-    if (cfg->data_parallel == CNN_DP_ON) {
-        if (!usable)
-            return cnn_fail(CNN_ERR_ARG, "%s: data_parallel=on: %s", net->filename, why);
-        *split = threads < batch ? threads : batch;
-        return CNN_OK;
-    }
-    if (usable && net->n_params <= DP_AUTO_MAX_PARAMS && batch >= 2 * threads) *split = threads;
-    return CNN_OK;
-}
-
 typedef struct {
     cnn_net *net;
     const cnn_train_config *cfg;
@@ -425,7 +402,8 @@ cnn_status cnn_train_run(cnn_net *net, const cnn_train_config *cfg, const cnn_tr
     if (!r.order) return cnn_fail(CNN_ERR_NOMEM, "out of memory for a training order");
     s = cnn_optim_create(&r.opt, cfg, net->n_params);
     int split = 0;
-    if (s == CNN_OK) s = use_replicas(net, cfg, r.batch, &split);
+    if (s == CNN_OK)
+        s = cnn_replicas_choose(net, cfg->data_parallel, r.batch, omp_get_max_threads(), &split);
     if (s == CNN_OK && split) s = cnn_replicas_create(&r.rep, net, split);
     if (s == CNN_OK) s = cnn_prefetch_init(&r.pf, train, net, cfg, r.batch, !o->no_prefetch);
     /* The starting state: a fresh run, or the checkpoint. */

@@ -49,6 +49,8 @@ static const char help[] =
     "  --log-every N       steps between lines of metrics.jsonl\n"
     "Augmentation (seeded; training batches only):\n"
     "  --crop-pad N  --hflip [0|1]  --rotate DEG  --translate PX  --erase P\n"
+    "Threads: --data-parallel auto|on|off  split each batch into one slice per thread\n"
+    "                    (nets without batch norm; auto: docs/design.md)\n"
     "Evaluation: --tta-hflip 0|1  average each test/validation image's class probabilities\n"
     "                    with its mirror image's (test-time augmentation)\n";
 
