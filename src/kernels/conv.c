@@ -1,6 +1,7 @@
 /* conv.c — fast 2-D convolution (torch.nn.Conv2d semantics): im2col / col2im
  * and GEMM per image and group, batches split over OpenMP threads. See conv.h. */
 #include "conv.h"
+#include "../core/par.h"
 #include "depthwise.h"
 #include "direct.h"
 #include "gemm.h"
@@ -67,33 +68,33 @@ void cnn_im2col(const cnn_conv_geom *g, int c, const float *x, float *col) {
     const int H = g->h, W = g->w, OH = g->oh, OW = g->ow, sw = g->sw;
     const size_t ohw = (size_t)OH * OW;
     const int rows = c * g->kh;
-#pragma omp parallel for schedule(static) if (copy_on_threads((size_t)rows * g->kw * ohw))
-    for (int cr = 0; cr < rows; cr++) {
-        const int ci = cr / g->kh, ki = cr % g->kh;
-        const float *xc = x + (size_t)ci * H * W;
-        float *row = col + (size_t)cr * g->kw * ohw;
-        int hoff = ki * g->dh - g->ph, h0, h1;
-        valid_range(hoff, g->sh, H, OH, &h0, &h1);
-        for (int kj = 0; kj < g->kw; kj++, row += ohw) {
-            int woff = kj * g->dw - g->pw, w0, w1;
-            valid_range(woff, sw, W, OW, &w0, &w1);
-            zero_floats(row, (size_t)h0 * OW);
-            for (int oh = h0; oh < h1; oh++) {
-                float *restrict r = row + (size_t)oh * OW;
-                const float *restrict xr = xc + (size_t)(oh * g->sh + hoff) * W + woff;
-                zero_floats(r, w0);
-                if (sw == 1) {
-                    for (int ow = w0; ow < w1; ow++)
-                        r[ow] = xr[ow];
-                } else {
-                    for (int ow = w0; ow < w1; ow++)
-                        r[ow] = xr[ow * sw];
+    CNN_PAR_FOR(
+        copy_on_threads((size_t)rows * g->kw * ohw), for (int cr = 0; cr < rows; cr++) {
+            const int ci = cr / g->kh, ki = cr % g->kh;
+            const float *xc = x + (size_t)ci * H * W;
+            float *row = col + (size_t)cr * g->kw * ohw;
+            int hoff = ki * g->dh - g->ph, h0, h1;
+            valid_range(hoff, g->sh, H, OH, &h0, &h1);
+            for (int kj = 0; kj < g->kw; kj++, row += ohw) {
+                int woff = kj * g->dw - g->pw, w0, w1;
+                valid_range(woff, sw, W, OW, &w0, &w1);
+                zero_floats(row, (size_t)h0 * OW);
+                for (int oh = h0; oh < h1; oh++) {
+                    float *restrict r = row + (size_t)oh * OW;
+                    const float *restrict xr = xc + (size_t)(oh * g->sh + hoff) * W + woff;
+                    zero_floats(r, w0);
+                    if (sw == 1) {
+                        for (int ow = w0; ow < w1; ow++)
+                            r[ow] = xr[ow];
+                    } else {
+                        for (int ow = w0; ow < w1; ow++)
+                            r[ow] = xr[ow * sw];
+                    }
+                    zero_floats(r + w1, OW - w1);
                 }
-                zero_floats(r + w1, OW - w1);
+                zero_floats(row + (size_t)h1 * OW, (size_t)(OH - h1) * OW);
             }
-            zero_floats(row + (size_t)h1 * OW, (size_t)(OH - h1) * OW);
-        }
-    }
+        });
 }
 
 void cnn_col2im(const cnn_conv_geom *g, int c, const float *col, float *x) {
@@ -188,8 +189,8 @@ static int dx_direct(const cnn_conv_geom *g, cnn_conv_geom *t) {
      * image; 32 -> 32 3x3 at 14x14, 104 against 118; but with a deeper
      * transposed conv (K*kh*kw = 576: the classic MNIST net's 32 -> 64 at
      * 26x26) the GEMM was faster, 259 against 286 (one thread). */
-    if (!cnn_conv_direct_fits(g) || g->c % 4 || g->k * g->kh * g->kw > 320 ||
-        g->ph > g->kh - 1 || g->pw > g->kw - 1)
+    if (!cnn_conv_direct_fits(g) || g->c % 4 || g->k * g->kh * g->kw > 320 || g->ph > g->kh - 1 ||
+        g->pw > g->kw - 1)
         return 0;
     *t = (cnn_conv_geom){.c = g->k,
                          .h = g->oh,
@@ -244,20 +245,20 @@ static size_t batch_work_size(const cnn_conv_geom *g) {
 /* x (C,H,W) into xp (C,Hp,Wp) with zero borders, then `slack` zeros. */
 void cnn_conv_pad_planes(const cnn_conv_geom *g, const float *x, float *xp, size_t slack) {
     const int H = g->h, W = g->w, ph = g->ph, pw = g->pw, Hp = H + 2 * ph, Wp = W + 2 * pw;
-#pragma omp parallel for schedule(static) if (copy_on_threads((size_t)g->c * Hp * Wp))
-    for (int ci = 0; ci < g->c; ci++) {
-        const float *xc = x + (size_t)ci * H * W;
-        float *pc = xp + (size_t)ci * Hp * Wp;
-        zero_floats(pc, (size_t)ph * Wp);
-        for (int h = 0; h < H; h++) {
-            float *restrict r = pc + (size_t)(h + ph) * Wp;
-            const float *restrict xr = xc + (size_t)h * W;
-            zero_floats(r, pw);
-            memcpy(r + pw, xr, (size_t)W * sizeof(float));
-            zero_floats(r + pw + W, pw);
-        }
-        zero_floats(pc + (size_t)(H + ph) * Wp, (size_t)ph * Wp);
-    }
+    CNN_PAR_FOR(
+        copy_on_threads((size_t)g->c * Hp * Wp), for (int ci = 0; ci < g->c; ci++) {
+            const float *xc = x + (size_t)ci * H * W;
+            float *pc = xp + (size_t)ci * Hp * Wp;
+            zero_floats(pc, (size_t)ph * Wp);
+            for (int h = 0; h < H; h++) {
+                float *restrict r = pc + (size_t)(h + ph) * Wp;
+                const float *restrict xr = xc + (size_t)h * W;
+                zero_floats(r, pw);
+                memcpy(r + pw, xr, (size_t)W * sizeof(float));
+                zero_floats(r + pw + W, pw);
+            }
+            zero_floats(pc + (size_t)(H + ph) * Wp, (size_t)ph * Wp);
+        });
     zero_floats(xp + (size_t)g->c * Hp * Wp, slack);
 }
 
@@ -267,11 +268,11 @@ static void shifted_im2col(const cnn_conv_geom *g, const float *xp, float *col, 
     const int Wp = g->w + 2 * g->pw;
     const size_t plane = (size_t)(g->h + 2 * g->ph) * Wp, n = shifted_n(g);
     const int kk = g->kh * g->kw, rows = g->c * kk;
-#pragma omp parallel for schedule(static) if (copy_on_threads((size_t)rows * n))
-    for (int r = 0; r < rows; r++) {
-        const int ci = r / kk, ki = r % kk / g->kw, kj = r % g->kw;
-        memcpy(col + (size_t)r * ld, xp + ci * plane + (size_t)ki * Wp + kj, n * sizeof(float));
-    }
+    CNN_PAR_FOR(
+        copy_on_threads((size_t)rows * n), for (int r = 0; r < rows; r++) {
+            const int ci = r / kk, ki = r % kk / g->kw, kj = r % g->kw;
+            memcpy(col + (size_t)r * ld, xp + ci * plane + (size_t)ki * Wp + kj, n * sizeof(float));
+        });
 }
 
 /* The adjoint: columns [0, n) of each row of col (ld apart) are added onto

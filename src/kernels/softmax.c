@@ -7,6 +7,7 @@
  * split over (sample, block) pairs; each output depends on nothing else, so the
  * thread count never changes a result. */
 #include "softmax.h"
+#include "../core/par.h"
 #include <math.h>
 
 #define BLOCK 64
@@ -16,8 +17,7 @@
 void cnn_softmax_forward(const float *x, float *y, int n, int c, int hw) {
     if (n <= 0 || c <= 0 || hw <= 0) return;
     long nb = (hw + BLOCK - 1) / BLOCK, tasks = (long)n * nb;
-#pragma omp parallel for if ((long)n * c * hw >= PAR_MIN) schedule(static)
-    for (long t = 0; t < tasks; t++) {
+    CNN_PAR_FOR((long)n * c * hw >= PAR_MIN, for (long t = 0; t < tasks; t++) {
         long i = t / nb;
         int p0 = (int)(t % nb) * BLOCK, len = hw - p0 < BLOCK ? hw - p0 : BLOCK;
         const float *xs = x + (size_t)i * c * hw + p0;
@@ -41,14 +41,13 @@ void cnn_softmax_forward(const float *x, float *y, int n, int c, int hw) {
         for (int ch = 0; ch < c; ch++)
             for (int j = 0; j < len; j++)
                 ys[(size_t)ch * hw + j] /= s[j];
-    }
+    });
 }
 
 void cnn_softmax_backward(const float *y, const float *dy, float *dx, int n, int c, int hw) {
     if (n <= 0 || c <= 0 || hw <= 0) return;
     long nb = (hw + BLOCK - 1) / BLOCK, tasks = (long)n * nb;
-#pragma omp parallel for if ((long)n * c * hw >= PAR_MIN) schedule(static)
-    for (long t = 0; t < tasks; t++) {
+    CNN_PAR_FOR((long)n * c * hw >= PAR_MIN, for (long t = 0; t < tasks; t++) {
         long i = t / nb;
         int p0 = (int)(t % nb) * BLOCK, len = hw - p0 < BLOCK ? hw - p0 : BLOCK;
         size_t off = (size_t)i * c * hw + p0;
@@ -65,7 +64,7 @@ void cnn_softmax_backward(const float *y, const float *dy, float *dx, int n, int
                 size_t q = (size_t)ch * hw + j;
                 dxs[q] = ys[q] * (dys[q] - s[j]);
             }
-    }
+    });
 }
 
 static cnn_status xent_args(const float *logits, const uint8_t *labels, int n, int k,

@@ -4,6 +4,7 @@
  * h*W+w in its plane) in l->state for the backward pass. The math is in
  * src/kernels/pool.c; images are split over OpenMP threads. */
 #include "../kernels/pool.h"
+#include "../core/par.h"
 #include "layer.h"
 #include <omp.h>
 #include <stdio.h>
@@ -122,9 +123,8 @@ static void maxpool_forward(cnn_layer *l, const float *const *x, int n, int trai
     const long planes = (long)n * g.c;
     const size_t pin = in / (size_t)g.c, pout = out / (size_t)g.c;
     g.c = 1;
-#pragma omp parallel for schedule(static) if (worth_threads(n, in))
-    for (long p = 0; p < planes; p++)
-        cnn_maxpool_forward(&g, x[0] + pin * p, l->y + pout * p, NULL);
+    CNN_PAR_FOR(worth_threads(n, in), for (long p = 0; p < planes; p++) cnn_maxpool_forward(
+                                          &g, x[0] + pin * p, l->y + pout * p, NULL););
 }
 
 /* dy (n,C,OH,OW) goes to each window's argmax in dx (n,C,H,W), overwritten;
@@ -138,13 +138,13 @@ static void maxpool_backward(cnn_layer *l, const float *const *x, float *const *
     const long planes = (long)n * g.c;
     const size_t pin = in / (size_t)g.c, pout = out / (size_t)g.c;
     g.c = 1;
-#pragma omp parallel for schedule(static) if (worth_threads(n, in))
-    for (long p = 0; p < planes; p++) {
-        float *ys = scratch + 2 * pout * (size_t)omp_get_thread_num();
-        int32_t *idx = (int32_t *)(ys + pout);
-        cnn_maxpool_forward(&g, x[0] + pin * p, ys, idx);
-        cnn_maxpool_backward(&g, l->dy + pout * p, idx, dx[0] + pin * p);
-    }
+    CNN_PAR_FOR(
+        worth_threads(n, in), for (long p = 0; p < planes; p++) {
+            float *ys = scratch + 2 * pout * (size_t)CNN_PAR_TID;
+            int32_t *idx = (int32_t *)(ys + pout);
+            cnn_maxpool_forward(&g, x[0] + pin * p, ys, idx);
+            cnn_maxpool_backward(&g, l->dy + pout * p, idx, dx[0] + pin * p);
+        });
 }
 
 /* x is (n,C,H,W), y is (n,C,OH,OW). */
@@ -154,9 +154,8 @@ static void avgpool_forward(cnn_layer *l, const float *const *x, int n, int trai
     const long planes = (long)n * g.c;
     const size_t pin = in / (size_t)g.c, pout = out / (size_t)g.c;
     g.c = 1;
-#pragma omp parallel for schedule(static) if (worth_threads(n, in))
-    for (long p = 0; p < planes; p++)
-        cnn_avgpool_forward(&g, x[0] + pin * p, l->y + pout * p);
+    CNN_PAR_FOR(worth_threads(n, in), for (long p = 0; p < planes; p++) cnn_avgpool_forward(
+                                          &g, x[0] + pin * p, l->y + pout * p););
 }
 
 /* dy is (n,C,OH,OW), dx (n,C,H,W) overwritten. */
@@ -168,9 +167,8 @@ static void avgpool_backward(cnn_layer *l, const float *const *x, float *const *
     const long planes = (long)n * g.c;
     const size_t pin = in / (size_t)g.c, pout = out / (size_t)g.c;
     g.c = 1;
-#pragma omp parallel for schedule(static) if (worth_threads(n, in))
-    for (long p = 0; p < planes; p++)
-        cnn_avgpool_backward(&g, l->dy + pout * p, dx[0] + pin * p);
+    CNN_PAR_FOR(worth_threads(n, in), for (long p = 0; p < planes; p++) cnn_avgpool_backward(
+                                          &g, l->dy + pout * p, dx[0] + pin * p););
 }
 
 /* "3x3/2 p1 d2 ceil", "2x2/2 nopad" (avgpool, count_include_pad=0) */
