@@ -9,8 +9,9 @@
  * faster than one.
  *
  * Here each of T threads gets a replica of the net: its own layers (options
- * copied), activation plan, gradient block and dropout generator. Parameters
- * and buffers are the master's, only read during the step. A step runs slice
+ * copied), activation plan, gradient block (replica 0's is the master's) and
+ * dropout generator. Parameters and buffers are the master's, only read
+ * during the step. A step runs slice
  * t of the batch through replica t inside one parallel region, the kernels
  * on one thread each (omp_set_num_threads(1) in the region; OpenBLAS's
  * OpenMP build runs single-threaded inside an active region), then, in the
@@ -85,27 +86,27 @@ cnn_status cnn_replicas_choose(const cnn_net *net, cnn_data_parallel_kind mode, 
     return CNN_OK;
 }
 
-static void replica_free(cnn_net *r) {
+static void replica_free(cnn_net *r, const cnn_net *m) {
     if (!r) return;
     cnn_free_floats(r->arena);
     for (int i = 0; r->layers && i < r->n_layers; i++)
         free(r->layers[i].opt);
     free(r->layers);
     free(r->touched);
-    cnn_free_floats(r->grads);
+    if (r->grads != m->grads) cnn_free_floats(r->grads);
     free(r);
 }
 
 void cnn_replicas_free(cnn_replicas *rs) {
     if (!rs) return;
     for (int t = 0; t < rs->n; t++)
-        replica_free(rs->r[t]);
+        replica_free(rs->r[t], rs->master);
     free(rs);
 }
 
 /* A replica of m: layers and options copied, parameters and buffers shared,
  * its own gradient block; no plan yet (made in the region, on one thread). */
-static cnn_status replica_make(const cnn_net *m, cnn_net **out) {
+static cnn_status replica_make(cnn_net *m, int first, cnn_net **out) {
     cnn_net *r = calloc(1, sizeof *r);
     *out = r;
     if (!r) return cnn_fail(CNN_ERR_NOMEM, "out of memory for a training replica");
@@ -116,7 +117,8 @@ static cnn_status replica_make(const cnn_net *m, cnn_net **out) {
     r->train = m->train;
     r->layers = malloc((size_t)m->n_layers * sizeof *r->layers);
     r->touched = calloc((size_t)m->n_layers, 1);
-    r->grads = cnn_alloc_floats(m->n_params ? m->n_params : 1);
+    /* Replica 0 sums into the master's block (cnn_net_grads after a step). */
+    r->grads = first ? m->grads : cnn_alloc_floats(m->n_params ? m->n_params : 1);
     if (!r->layers || !r->touched || !r->grads)
         return cnn_fail(CNN_ERR_NOMEM, "out of memory for a training replica");
     memcpy(r->layers, m->layers, (size_t)m->n_layers * sizeof *r->layers);
@@ -156,7 +158,7 @@ cnn_status cnn_replicas_create(cnn_replicas **out, cnn_net *net, int threads) {
     rs->master = net;
     cnn_status s = CNN_OK;
     for (int t = 0; t < threads && s == CNN_OK; t++) {
-        s = replica_make(net, &rs->r[t]);
+        s = replica_make(net, t == 0, &rs->r[t]);
         rs->n = t + 1;
     }
     if (s != CNN_OK) {
