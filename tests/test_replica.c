@@ -9,7 +9,8 @@
  * data_parallel=on and trained unsplit with auto; the thread count outside
  * the step is what it was; cnn_train_run with data_parallel on and off
  * reaches the same weights up to float reassociation, and with on it is
- * deterministic. */
+ * deterministic. The gradient sum's NaN/Inf scan (cnn_sum_finite) against
+ * the plain loop. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -18,6 +19,8 @@
 #include <cmocka.h>
 
 #include "../src/graph/net_internal.h"
+#include "../src/kernels/finite.h"
+#include <float.h>
 #include "cnn.h"
 #include <math.h>
 #include <omp.h>
@@ -261,11 +264,52 @@ static void test_model_option(void **state) {
                         "m.cnn:2: train: data_parallel=yes: expected one of auto, off, on");
 }
 
+/* The gradient sum and its scan against the plain loop, and the scan alone. */
+static void test_sum_finite(void **state) {
+    (void)state;
+    enum { N = 1000 };
+    static float a[3][N], dst[N];
+    cnn_rng g;
+    cnn_rng_seed(&g, 4);
+    for (int t = 0; t < 3; t++)
+        for (int i = 0; i < N; i++)
+            a[t][i] = cnn_rng_uniform(&g) * 2 - 1;
+    const float w[3] = {0.25f, 0.5f, 0.25f};
+    for (int k = 1; k <= 3; k++) {
+        const float *src[3] = {a[0], a[1], a[2]};
+        assert_int_equal(cnn_sum_finite(dst, src, w, k, N), 1);
+        for (int i = 0; i < N; i++) {
+            float s = w[0] * a[0][i];
+            for (int t = 1; t < k; t++)
+                s += w[t] * a[t][i];
+            assert_true(dst[i] == s);
+        }
+    }
+    assert_int_equal(cnn_all_finite(a[0], N), 1);
+    const float bad[] = {NAN, INFINITY, -INFINITY};
+    const int where[] = {0, 517, N - 1};
+    for (int b = 0; b < 3; b++)
+        for (int j = 0; j < 3; j++) {
+            const float keep = a[1][where[j]];
+            a[1][where[j]] = bad[b];
+            const float *src[2] = {a[0], a[1]};
+            assert_int_equal(cnn_all_finite(a[1], N), 0);
+            assert_int_equal(cnn_sum_finite(dst, src, w, 2, N), 0);
+            a[1][where[j]] = keep;
+        }
+    /* two finite terms whose sum overflows; the largest finite float passes */
+    float big[2] = {FLT_MAX, FLT_MAX};
+    const float *src[2] = {big, big};
+    const float one[2] = {1.0f, 1.0f};
+    assert_int_equal(cnn_all_finite(big, 2), 1);
+    assert_int_equal(cnn_sum_finite(dst, src, one, 2, 2), 0);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_same_step),    cmocka_unit_test(test_nan_slice),
         cmocka_unit_test(test_train_run),    cmocka_unit_test(test_batchnorm),
-        cmocka_unit_test(test_model_option),
+        cmocka_unit_test(test_model_option), cmocka_unit_test(test_sum_finite),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -7,14 +7,18 @@
 #include <stdint.h>
 #include <string.h>
 
+/* The larger of top and |v|'s bits (NaN and Inf are the largest). */
+static inline uint32_t top_bits(uint32_t top, float v) {
+    uint32_t u;
+    memcpy(&u, &v, sizeof u);
+    u &= 0x7fffffffu;
+    return u > top ? u : top;
+}
+
 int cnn_all_finite(const float *p, size_t n) {
     uint32_t top = 0;
-    for (size_t i = 0; i < n; i++) {
-        uint32_t u;
-        memcpy(&u, p + i, sizeof u);
-        u &= 0x7fffffffu;
-        top = u > top ? u : top;
-    }
+    for (size_t i = 0; i < n; i++)
+        top = top_bits(top, p[i]);
     return top < 0x7f800000u;
 }
 
@@ -27,10 +31,7 @@ int cnn_sum_finite(float *dst, const float *const *src, const float *w, int k, s
         const float wa = w[0], wb = w[1];
         for (size_t i = 0; i < n; i++) {
             float s = wa * a[i] + wb * b[i];
-            uint32_t u;
-            memcpy(&u, &s, sizeof u);
-            u &= 0x7fffffffu;
-            top = u > top ? u : top;
+            top = top_bits(top, s);
             dst[i] = s;
         }
         return top < 0x7f800000u;
@@ -39,10 +40,7 @@ int cnn_sum_finite(float *dst, const float *const *src, const float *w, int k, s
         float s = w[0] * src[0][i];
         for (int t = 1; t < k; t++)
             s += w[t] * src[t][i];
-        uint32_t u;
-        memcpy(&u, &s, sizeof u);
-        u &= 0x7fffffffu;
-        top = u > top ? u : top;
+        top = top_bits(top, s);
         dst[i] = s;
     }
     return top < 0x7f800000u;
