@@ -216,11 +216,9 @@ static int bench_train(const char *model, const char *dir, int batch, int steps,
                 if (cnn_replicas_step(rep, x, labels, batch, 0.0f, &loss, NULL, &bad, &finite) !=
                     CNN_OK)
                     return fail("train step");
-                cnn_optim_step(opt, cnn_net_params(net), cnn_replicas_grads(rep), cfg.lr);
-                continue;
-            }
-            if (cnn_net_train_step(net, x, labels, batch, 0.0f, &loss, NULL) != CNN_OK)
+            } else if (cnn_net_train_step(net, x, labels, batch, 0.0f, &loss, NULL) != CNN_OK) {
                 return fail("train step");
+            }
             cnn_optim_step(opt, cnn_net_params(net), cnn_net_grads(net), cfg.lr);
         }
         t = now_s() - t;

@@ -70,13 +70,12 @@ int cnn_replicas_count(const cnn_replicas *rs);
 cnn_net *cnn_replicas_net(cnn_replicas *rs, int t);
 /* A training step of batch x (n, in) with labels as cnn_net_train_step, one
  * slice per replica: loss is the batch's mean, correct its hits, and the
- * gradient of the mean loss is left in cnn_replicas_grads, which is the
- * master's gradient block (cnn_net_grads). *bad_slice is the first replica whose loss is NaN or
+ * gradient of the mean loss is left in the master's gradient block
+ * (cnn_net_grads), into which replica 0 sums. *bad_slice is the first replica whose loss is NaN or
  * Inf (-1 if none; diagnose it with its own outputs), *grads_finite whether
  * every summed gradient is finite. */
 cnn_status cnn_replicas_step(cnn_replicas *rs, const float *x, const uint8_t *labels, int n,
                              float label_smoothing, float *loss, int *correct, int *bad_slice,
                              int *grads_finite);
-const float *cnn_replicas_grads(const cnn_replicas *rs);
 
 #endif

@@ -254,7 +254,3 @@ cnn_status cnn_replicas_step(cnn_replicas *rs, const float *x, const uint8_t *la
     if (correct) *correct = hits;
     return CNN_OK;
 }
-
-const float *cnn_replicas_grads(const cnn_replicas *rs) {
-    return rs->r[0]->grads;
-}

@@ -296,14 +296,12 @@ static cnn_status train_loop(run *r) {
             int correct = 0;
             cnn_prefetch_get(&r->pf, b, &x, &labels, &n);
             s = cnn_dataset_read_status(train); /* a dataset read from its file */
-            const float *grads = net->grads;
             cnn_net *bad = NULL; /* the net to diagnose, and what: 0 outputs, 1 gradients */
             int bad_grads = 0;
             if (s == CNN_OK && r->rep) {
                 int slice, finite;
                 s = cnn_replicas_step(r->rep, x, labels, n, cfg->label_smoothing, &loss, &correct,
                                       &slice, &finite);
-                grads = cnn_replicas_grads(r->rep);
                 if (s == CNN_OK && slice >= 0)
                     bad = cnn_replicas_net(r->rep, slice);
                 else if (s == CNN_OK && !finite)
@@ -324,7 +322,7 @@ static cnn_status train_loop(run *r) {
                 s = numeric_failure(bad, bad_grads, bad->n_last, st->epoch, b, o->run_dir);
                 break;
             }
-            cnn_optim_step(r->opt, net->params, grads, lr);
+            cnn_optim_step(r->opt, net->params, net->grads, lr);
             st->sum_loss += (double)loss * n;
             st->hits += correct;
             st->seen += n;
