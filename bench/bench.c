@@ -8,6 +8,7 @@
  * seconds until the test accuracy first reaches the target.
  *
  *   bench sgemm N SAMPLES
+ *   bench gemm blas|own TA TB M N K SAMPLES  cnn_gemm through OpenBLAS or our AVX-512 kernel
  *   bench conv SAMPLES                       3x3 64->64 56x56 batch 16 forward
  *   bench convk ALGO C K H W N PAD SAMPLES   the 3x3 stride-1 conv kernel alone, ALGO gemm
  *                                            (im2col + GEMM), direct (direct loops) or
@@ -21,6 +22,7 @@
 #include "../src/graph/net_internal.h"
 #include "../src/kernels/conv.h"
 #include "../src/kernels/direct.h"
+#include "../src/kernels/gemm.h"
 #include "../src/kernels/winograd.h"
 #include "cnn.h"
 #include <cblas.h>
@@ -63,6 +65,31 @@ static int bench_sgemm(int n, int samples) {
         t = now_s() - t;
         if (s >= 0) printf("sample %.2f\n", flop / t * 1e-9);
     }
+    free(a);
+    free(b);
+    free(c);
+    return 0;
+}
+
+/* cnn_gemm with impl ("blas" or "own") on op(A) (M,K) op(B) (K,N): GFLOP/s,
+ * each sample at least 0.3 s of calls. */
+static int bench_gemm(const char *impl, int ta, int tb, int M, int N, int K, int samples) {
+    float *a = randn_like((size_t)M * K, 1), *b = randn_like((size_t)K * N, 2),
+          *c = calloc((size_t)M * N, sizeof(float));
+    if (!a || !b || !c) return 1;
+    cnn_gemm_select(!strcmp(impl, "blas") ? CNN_GEMM_BLAS : CNN_GEMM_AVX512);
+    double flop = 2.0 * M * N * K;
+    for (int s = -1; s < samples; s++) {
+        double t = now_s();
+        int r = 0;
+        do {
+            cnn_gemm(ta, tb, M, N, K, 1.0f, a, ta ? M : K, b, tb ? K : N, 0.0f, c, N);
+            r++;
+        } while (now_s() - t < 0.3);
+        t = (now_s() - t) / r;
+        if (s >= 0) printf("sample %.2f\n", flop / t * 1e-9);
+    }
+    cnn_gemm_select(CNN_GEMM_AUTO);
     free(a);
     free(b);
     free(c);
@@ -303,6 +330,9 @@ static int bench_to99(const char *model, const char *dir, float target, int max_
 int main(int argc, char **argv) {
     setvbuf(stdout, NULL, _IOLBF, 0);
     if (argc >= 4 && !strcmp(argv[1], "sgemm")) return bench_sgemm(atoi(argv[2]), atoi(argv[3]));
+    if (argc >= 9 && !strcmp(argv[1], "gemm"))
+        return bench_gemm(argv[2], atoi(argv[3]), atoi(argv[4]), atoi(argv[5]), atoi(argv[6]),
+                          atoi(argv[7]), atoi(argv[8]));
     if (argc >= 3 && !strcmp(argv[1], "conv")) return bench_conv(atoi(argv[2]));
     if (argc >= 10 && !strcmp(argv[1], "convk"))
         return bench_convk(argv[2], atoi(argv[3]), atoi(argv[4]), atoi(argv[5]), atoi(argv[6]),
@@ -315,7 +345,7 @@ int main(int argc, char **argv) {
     if (argc >= 6 && !strcmp(argv[1], "to99"))
         return bench_to99(argv[2], argv[3], (float)atof(argv[4]), atoi(argv[5]),
                           argc >= 7 ? atof(argv[6]) : 0);
-    fprintf(stderr, "usage: bench sgemm N SAMPLES | conv SAMPLES | convk ALGO C K H W N PAD "
+    fprintf(stderr, "usage: bench sgemm N SAMPLES | gemm blas|own TA TB M N K SAMPLES | conv SAMPLES | convk ALGO C K H W N PAD "
                     "SAMPLES | train MODEL DATA BATCH STEPS "
                     "SAMPLES | infer MODEL BATCH REPS SAMPLES | to99 MODEL DATA TARGET EPOCHS "
                     "[SECONDS]\n");
