@@ -162,14 +162,12 @@ static void maxpool_sep_forward(const cnn_pool_geom *g, const float *x, float *y
                 for (int j = 1; j < kw; j++)
                     for (int ow = a; ow < b; ow++)
                         yr[ow] = max_nan(yr[ow], m[ow - pw + j]);
-            } else {
-                for (int ow = a; ow < b; ow++) {
-                    const float *mj = m + ow * sw - pw;
-                    float v = mj[0];
-                    for (int j = 1; j < kw; j++)
-                        v = max_nan(v, mj[j]);
-                    yr[ow] = v;
-                }
+            } else { /* a strided pass per tap: vectorised (the per-output loop was not) */
+                for (int ow = a; ow < b; ow++)
+                    yr[ow] = m[ow * sw - pw];
+                for (int j = 1; j < kw; j++)
+                    for (int ow = a; ow < b; ow++)
+                        yr[ow] = max_nan(yr[ow], m[ow * sw - pw + j]);
             }
         }
     }
