@@ -247,6 +247,10 @@ static void run_case(const pool_case *t) {
             expect_close("max dx", t->name, dx, dxr, nx, 1e-6f);
             cnn_maxpool_forward(&g, x, y, NULL); /* indices are optional */
             expect_close("max y (no idx)", t->name, y, yr, ny, 0);
+            float *dxx = filled(nx, NAN);
+            if (cnn_maxpool_backward_x(&g, x, dy, dxx))
+                expect_close("max dx from x", t->name, dxx, dxr, nx, 0);
+            free(dxx);
             free(idx);
         } else {
             cnn_avgpool_forward(&g, x, y);
@@ -260,10 +264,15 @@ static void run_case(const pool_case *t) {
     }
 }
 
+/* Every case with and without the AVX-512 paths (where the CPU has them). */
 static void test_fast_vs_ref(void **state) {
     (void)state;
-    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
-        run_case(&cases[i]);
+    for (int simd = 1; simd >= 0; simd--) {
+        cnn_pool_simd_enabled = simd;
+        for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+            run_case(&cases[i]);
+    }
+    cnn_pool_simd_enabled = 1;
 }
 
 /* Ties (all values equal, every window): both take the first tap inside the input. */
@@ -285,8 +294,7 @@ static void test_maxpool_ties(void **state) {
 
 /* Special values in 2x2/2 windows (the fast path): NaN, +-inf and ties in
  * every arrangement pick the same output and argmax as the reference. */
-static void test_maxpool_2x2_special(void **state) {
-    (void)state;
+static void maxpool_2x2_special(void) {
     const float vals[5] = {NAN, -INFINITY, INFINITY, 0.5f, -1.0f};
     /* all 5^4 windows of a 2x2/2 pool, one per window of a (1, 2, 2*625) plane */
     const int W = 2 * 625;
@@ -309,7 +317,18 @@ static void test_maxpool_2x2_special(void **state) {
     cnn_maxpool_backward(&g, dy, idx, dx);
     cnn_maxpool_backward_ref(&g, x, dy, dxr);
     expect_close("2x2 special dx", "2x2 special", dx, dxr, nx, 0);
+    if (cnn_maxpool_backward_x(&g, x, dy, dx))
+        expect_close("2x2 special dx from x", "2x2 special", dx, dxr, nx, 0);
     free(x), free(y), free(yr), free(dy), free(dx), free(dxr), free(idx);
+}
+
+static void test_maxpool_2x2_special(void **state) {
+    (void)state;
+    for (int simd = 1; simd >= 0; simd--) {
+        cnn_pool_simd_enabled = simd;
+        maxpool_2x2_special();
+    }
+    cnn_pool_simd_enabled = 1;
 }
 
 /* Special values through the separable path without indices (inference):

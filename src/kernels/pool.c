@@ -107,6 +107,124 @@ static void maxpool_2x2_backward(const cnn_pool_geom *g, const float *dy, const 
     }
 }
 
+int cnn_pool_simd_enabled = 1;
+
+/* ---- 2x2/2 with AVX-512: 16 windows at a time -----------------------------
+ *
+ * Rows are de-interleaved into the windows' a b (top) and c d (bottom)
+ * elements; each later element takes over where it beats the running maximum
+ * (greater, or NaN: the scalar loop's rule), which leaves k = 0..3, the
+ * position in row-major window order. The backward pass finds the argmax the
+ * same way from x, so it needs no indices: one pass over x, dy and dx. */
+#if defined(__GNUC__) && defined(__x86_64__)
+#include <immintrin.h>
+#define POOL_AVX512 __attribute__((target("avx512f")))
+#define POOL_SIMD 1
+
+static int pool_avx512(void) {
+    static int have = -1;
+    if (have < 0) have = __builtin_cpu_supports("avx512f") ? 1 : 0;
+    return have && cnn_pool_simd_enabled;
+}
+
+static inline __mmask16 first_lanes(int n) {
+    return n >= 16 ? (__mmask16)0xFFFF : n <= 0 ? (__mmask16)0 : (__mmask16)((1u << n) - 1);
+}
+
+/* The argmax code k (0..3) and maximum m of windows ow0 .. ow0 + n - 1 of rows r0, r1. */
+POOL_AVX512 static inline __m512i window_max(const float *r0, const float *r1, int n, __m512 *m) {
+    const __m512i ev = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
+    const __m512i od = _mm512_set_epi32(31, 29, 27, 25, 23, 21, 19, 17, 15, 13, 11, 9, 7, 5, 3, 1);
+    const __mmask16 m0 = first_lanes(2 * n), m1 = first_lanes(2 * n - 16);
+    __m512 x0 = _mm512_maskz_loadu_ps(m0, r0), x1 = _mm512_maskz_loadu_ps(m1, r0 + 16);
+    __m512 y0 = _mm512_maskz_loadu_ps(m0, r1), y1 = _mm512_maskz_loadu_ps(m1, r1 + 16);
+    __m512 v[4] = {_mm512_permutex2var_ps(x0, ev, x1), _mm512_permutex2var_ps(x0, od, x1),
+                   _mm512_permutex2var_ps(y0, ev, y1), _mm512_permutex2var_ps(y0, od, y1)};
+    __m512 best = v[0];
+    __m512i k = _mm512_setzero_si512();
+    for (int j = 1; j < 4; j++) {
+        __mmask16 t = _mm512_cmp_ps_mask(v[j], best, _CMP_GT_OQ) |
+                      _mm512_cmp_ps_mask(v[j], v[j], _CMP_UNORD_Q);
+        best = _mm512_mask_mov_ps(best, t, v[j]);
+        k = _mm512_mask_mov_epi32(k, t, _mm512_set1_epi32(j));
+    }
+    *m = best;
+    return k;
+}
+
+POOL_AVX512 static void maxpool_2x2_forward_avx512(const cnn_pool_geom *g, const float *x, float *y,
+                                                   int32_t *idx) {
+    const int H = g->h, W = g->w, OH = g->oh, OW = g->ow;
+    const __m512i lane2 = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
+    for (int c = 0; c < g->c; c++)
+        for (int oh = 0; oh < OH; oh++) {
+            const float *r0 = x + ((size_t)c * H + 2 * oh) * W, *r1 = r0 + W;
+            float *yr = y + ((size_t)c * OH + oh) * OW;
+            int32_t *ir = idx ? idx + ((size_t)c * OH + oh) * OW : NULL;
+            for (int ow = 0; ow < OW; ow += 16) {
+                const int n = OW - ow < 16 ? OW - ow : 16;
+                __m512 m;
+                __m512i k = window_max(r0 + 2 * ow, r1 + 2 * ow, n, &m);
+                _mm512_mask_storeu_ps(yr + ow, first_lanes(n), m);
+                if (!ir) continue;
+                /* h*W + w of the winner: base + 2 ow + lane2 + (k & 1) + (k >> 1) W */
+                __m512i at = _mm512_add_epi32(_mm512_set1_epi32(2 * oh * W + 2 * ow), lane2);
+                at = _mm512_add_epi32(at, _mm512_and_si512(k, _mm512_set1_epi32(1)));
+                at = _mm512_add_epi32(at, _mm512_mullo_epi32(_mm512_srli_epi32(k, 1),
+                                                             _mm512_set1_epi32(W)));
+                _mm512_mask_storeu_epi32(ir + ow, first_lanes(n), at);
+            }
+        }
+}
+
+POOL_AVX512 static void maxpool_2x2_backward_x_avx512(const cnn_pool_geom *g, const float *x,
+                                                      const float *dy, float *dx) {
+    const int H = g->h, W = g->w, OH = g->oh, OW = g->ow;
+    const __m512i lo = _mm512_set_epi32(23, 7, 22, 6, 21, 5, 20, 4, 19, 3, 18, 2, 17, 1, 16, 0);
+    const __m512i hi = _mm512_set_epi32(31, 15, 30, 14, 29, 13, 28, 12, 27, 11, 26, 10, 25, 9, 24, 8);
+    for (int c = 0; c < g->c; c++) {
+        float *dxc = dx + (size_t)c * H * W;
+        for (int oh = 0; oh < OH; oh++) {
+            const float *r0 = x + ((size_t)c * H + 2 * oh) * W, *r1 = r0 + W;
+            float *d0 = dxc + (size_t)(2 * oh) * W, *d1 = d0 + W;
+            const float *dyr = dy + ((size_t)c * OH + oh) * OW;
+            for (int ow = 0; ow < OW; ow += 16) {
+                const int n = OW - ow < 16 ? OW - ow : 16;
+                __m512 m;
+                __m512i k = window_max(r0 + 2 * ow, r1 + 2 * ow, n, &m);
+                __m512 v = _mm512_maskz_loadu_ps(first_lanes(n), dyr + ow), e[4];
+                for (int j = 0; j < 4; j++)
+                    e[j] = _mm512_maskz_mov_ps(
+                        _mm512_cmpeq_epi32_mask(k, _mm512_set1_epi32(j)), v);
+                const __mmask16 m0 = first_lanes(2 * n), m1 = first_lanes(2 * n - 16);
+                _mm512_mask_storeu_ps(d0 + 2 * ow, m0, _mm512_permutex2var_ps(e[0], lo, e[1]));
+                _mm512_mask_storeu_ps(d0 + 2 * ow + 16, m1, _mm512_permutex2var_ps(e[0], hi, e[1]));
+                _mm512_mask_storeu_ps(d1 + 2 * ow, m0, _mm512_permutex2var_ps(e[2], lo, e[3]));
+                _mm512_mask_storeu_ps(d1 + 2 * ow + 16, m1, _mm512_permutex2var_ps(e[2], hi, e[3]));
+            }
+            for (int w = 2 * OW; w < W; w++)
+                d0[w] = d1[w] = 0.0f;
+        }
+        for (int h = 2 * OH; h < H; h++)
+            for (int w = 0; w < W; w++)
+                dxc[(size_t)h * W + w] = 0.0f;
+    }
+}
+#else
+#define POOL_SIMD 0
+#endif
+
+int cnn_maxpool_backward_x(const cnn_pool_geom *g, const float *x, const float *dy, float *dx) {
+#if POOL_SIMD
+    if (is_2x2_s2(g) && pool_avx512()) {
+        maxpool_2x2_backward_x_avx512(g, x, dy, dx);
+        return 1;
+    }
+#endif
+    (void)x, (void)dy, (void)dx;
+    return 0;
+}
+
 /* max(a, b) with the general loop's NaN rule: a NaN wins. Over any order of
  * the window it gives NaN if one is there and the maximum otherwise (ties
  * differ at most in the sign of a zero). */
@@ -175,6 +293,12 @@ static void maxpool_sep_forward(const cnn_pool_geom *g, const float *x, float *y
 
 /* x is (C,H,W), y is (C,OH,OW), idx is (C,OH,OW) or NULL */
 void cnn_maxpool_forward(const cnn_pool_geom *g, const float *x, float *y, int32_t *idx) {
+#if POOL_SIMD
+    if (is_2x2_s2(g) && pool_avx512()) {
+        maxpool_2x2_forward_avx512(g, x, y, idx);
+        return;
+    }
+#endif
     if (is_2x2_s2(g)) {
         maxpool_2x2_forward(g, x, y, idx);
         return;

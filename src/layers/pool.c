@@ -140,6 +140,8 @@ static void maxpool_backward(cnn_layer *l, const float *const *x, float *const *
     g.c = 1;
     CNN_PAR_FOR(
         worth_threads(n, in), for (long p = 0; p < planes; p++) {
+            if (cnn_maxpool_backward_x(&g, x[0] + pin * p, l->dy + pout * p, dx[0] + pin * p))
+                continue;
             float *ys = scratch + 2 * pout * (size_t)CNN_PAR_TID;
             int32_t *idx = (int32_t *)(ys + pout);
             cnn_maxpool_forward(&g, x[0] + pin * p, ys, idx);
