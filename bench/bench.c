@@ -7,7 +7,7 @@
  * 2 s, at least one); "to99" prints the wall
  * seconds until the test accuracy first reaches the target.
  *
- *   bench sgemm N SAMPLES
+ *   bench sgemm N SAMPLES                    N^3 through cnn_gemm (what the layers use)
  *   bench gemm blas|own TA TB M N K SAMPLES  cnn_gemm through OpenBLAS or our AVX-512 kernel
  *   bench conv SAMPLES                       3x3 64->64 56x56 batch 16 forward
  *   bench convk ALGO C K H W N PAD SAMPLES   the 3x3 stride-1 conv kernel alone, ALGO gemm
@@ -25,7 +25,6 @@
 #include "../src/kernels/gemm.h"
 #include "../src/kernels/winograd.h"
 #include "cnn.h"
-#include <cblas.h>
 #include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -53,22 +52,13 @@ static float *randn_like(size_t n, unsigned seed) {
     return p;
 }
 
+static int bench_gemm(const char *impl, int ta, int tb, int M, int N, int K, int samples);
+
+/* The square sgemm through cnn_gemm (our AVX-512 kernel where the CPU has it;
+ * `bench gemm blas ...` times OpenBLAS on the same shape). */
 static int bench_sgemm(int n, int samples) {
-    size_t nn = (size_t)n * n;
-    float *a = randn_like(nn, 1), *b = randn_like(nn, 2), *c = calloc(nn, sizeof(float));
-    if (!a || !b || !c) return 1;
-    double flop = 2.0 * n * n * n;
-    for (int s = -2; s < samples; s++) {
-        double t = now_s();
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1.0f, a, n, b, n, 0.0f, c,
-                    n);
-        t = now_s() - t;
-        if (s >= 0) printf("sample %.2f\n", flop / t * 1e-9);
-    }
-    free(a);
-    free(b);
-    free(c);
-    return 0;
+    return bench_gemm(cnn_gemm_selected() == CNN_GEMM_AVX512 ? "own" : "blas", 0, 0, n, n, n,
+                      samples);
 }
 
 /* cnn_gemm with impl ("blas" or "own") on op(A) (M,K) op(B) (K,N): GFLOP/s,
@@ -79,7 +69,7 @@ static int bench_gemm(const char *impl, int ta, int tb, int M, int N, int K, int
     if (!a || !b || !c) return 1;
     cnn_gemm_select(!strcmp(impl, "blas") ? CNN_GEMM_BLAS : CNN_GEMM_AVX512);
     double flop = 2.0 * M * N * K;
-    for (int s = -1; s < samples; s++) {
+    for (int s = -2; s < samples; s++) {
         double t = now_s();
         int r = 0;
         do {

@@ -411,7 +411,7 @@ def main(argv):
     smp = "1" if opt.quick else opt.samples
     data = "data/mnist"
     cases = [
-        Case("sgemm 2048³ (GFLOP/s)", "GFLOP/s", True, ["sgemm", "2048", smp],
+        Case("sgemm 2048³, cnn_gemm against torch.mm (GFLOP/s)", "GFLOP/s", True, ["sgemm", "2048", smp],
              ["sgemm", "2048", smp]),
         Case("conv 3×3 64→64 56×56 batch 16 forward (GFLOP/s)", "GFLOP/s", True, ["conv", smp],
              ["conv", smp]),
@@ -453,12 +453,50 @@ def main(argv):
         except RuntimeError as e:
             print(f"case failed: {case.name}: {e}", file=sys.stderr)
             notes.append(f"- failed: {case.name}: `{str(e).splitlines()[-1]}`")
+    if not opt.only or "gemm" in opt.only:
+        notes += gemm_table(opt, smp)
     if "row" in rss:
         rows.insert(4, rss["row"])
     print_table(rows)
     if opt.wait_policy:
         notes.insert(0, f"- every process of both sides ran with OMP_WAIT_POLICY={opt.wait_policy}")
     write_doc(opt.out, rows, commands, notes, time.time() - t0)
+
+
+# GEMM shapes the layers produce: (what, ta, tb, M, N, K).
+GEMM_SHAPES = [
+    ("square", 0, 0, 2048, 2048, 2048),
+    ("resnet18 b1 512→512 7×7 3×3 (shifted im2col)", 0, 0, 512, 63, 4608),
+    ("resnet18 b1 256→256 14×14 3×3", 0, 0, 256, 224, 2304),
+    ("resnet18 b1 conv1 7×7/2", 0, 0, 64, 12544, 147),
+    ("mnist_fast conv2 weight gradient, 16 images", 0, 1, 32, 144, 3584),
+    ("mnist_fast conv2 input gradient, 16 images", 1, 0, 144, 3584, 32),
+    ("mnist_fast fc1 forward, 16 images", 0, 1, 16, 128, 1568),
+]
+
+
+def gemm_table(opt, smp):
+    """Our AVX-512 GEMM against OpenBLAS through the same cnn_gemm call, alternating."""
+    env = {"OMP_NUM_THREADS": str(THREADS)}
+    if opt.wait_policy:
+        env["OMP_WAIT_POLICY"] = opt.wait_policy
+    out = ["", "GEMM through `cnn_gemm`, our AVX-512 kernel (`src/kernels/gemm_avx512.c`) against",
+           "OpenBLAS on the same call, GFLOP/s, medians (min–max) of "
+           f"{opt.reps} alternating runs of {smp} samples "
+           f"(`{opt.cnn} gemm own|blas TA TB M N K {smp}`, {THREADS} threads):", "",
+           "| shape | op | M×N×K | own | OpenBLAS | ratio |", "|---|---|---|---|---|---|"]
+    for what, ta, tb, m, n, k in GEMM_SHAPES:
+        vals = {"own": [], "blas": []}
+        for r in range(1 if opt.quick else opt.reps):
+            for impl in (("own", "blas") if r % 2 == 0 else ("blas", "own")):
+                s, _, _, _ = run([opt.cnn, "gemm", impl, str(ta), str(tb), str(m), str(n), str(k),
+                                  smp], env)
+                vals[impl] += s
+        (om, os_), (bm, bs) = summary(vals["own"], "GFLOP/s"), summary(vals["blas"], "GFLOP/s")
+        op = ("Aᵀ" if ta else "A") + "·" + ("Bᵀ" if tb else "B")
+        out.append(f"| {what} | {op} | {m}×{n}×{k} | {os_} | {bs} | {om / bm:.2f}× |")
+        print(out[-1], file=sys.stderr, flush=True)
+    return out
 
 
 def run_case(case, opt, reps, rows, commands, notes, rss, t0):
