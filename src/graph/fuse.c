@@ -22,9 +22,6 @@
  * layer's output). For the memory plan (plan.c): a group reads the head's
  * inputs and writes the tail's output at the head's step, so the tail's
  * buffer lives from there (cnn_fuse_tail). Training never uses this path. */
-#include <omp.h>
-#include <stdio.h>
-#include <stdlib.h>
 #include "net_internal.h"
 #include <stdlib.h>
 #include <string.h>
@@ -154,33 +151,19 @@ static cnn_epilogue group_epilogue(const cnn_net *net, const fuse_group *g) {
 
 void cnn_fuse_forward(cnn_net *net, const float *x, int n) {
     const cnn_fuse_plan *p = net->fuse;
-    static double acc[512]; static int calls; static int on = -1;
-    if (on < 0) on = getenv("PROF") != NULL;
     for (int i = 0; i < net->n_layers; i++) {
-        double t0 = omp_get_wtime(); int i0 = i;
         cnn_layer *l = &net->layers[i];
         const float *xs[CNN_MAX_INPUTS];
         for (int j = 0; j < l->n_in; j++)
             xs[j] = l->in_idx[j] < 0 ? x : net->layers[l->in_idx[j]].y;
         if (p->group_at[i] < 0) {
             l->ops->forward(l, xs, n, 0, net->scratch);
-            acc[i0] += omp_get_wtime() - t0;
             continue;
         }
         const fuse_group *g = &p->groups[p->group_at[i]];
         cnn_epilogue e = group_epilogue(net, g);
         l->ops->forward_ep(l, xs, n, &e, net->layers[g->tail].y, net->scratch);
         i = g->tail;
-        acc[i0] += omp_get_wtime() - t0;
-    }
-    if (on && ++calls % 20 == 0) {
-        double tot = 0;
-        for (int i = 0; i < net->n_layers; i++) tot += acc[i];
-        for (int i = 0; i < net->n_layers; i++) if (acc[i] > 0) {
-            char d[128] = ""; if (net->layers[i].ops->describe) net->layers[i].ops->describe(&net->layers[i], d, sizeof d);
-            fprintf(stderr, "%3d %-10s %-24s c%d %dx%d -> k%d %dx%d  %.3f ms\n", i, net->layers[i].ops->type, d, net->layers[i].in[0].c, net->layers[i].in[0].h, net->layers[i].in[0].w, net->layers[i].out.c, net->layers[i].out.h, net->layers[i].out.w, acc[i] / calls * 1e3);
-        }
-        fprintf(stderr, "total %.3f ms\n", tot / calls * 1e3);
     }
 }
 
