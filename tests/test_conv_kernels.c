@@ -537,11 +537,11 @@ static void test_layer_forward_backward(void **state) {
 static void test_layer_winograd(void **state) {
     (void)state;
     layer_fixture f;
-    assert_int_equal(make_layer(&f, "filters=16 kernel=3 padding=1", 16, 10, 13), CNN_OK);
-    cnn_conv_geom g = {.c = 16,
+    assert_int_equal(make_layer(&f, "filters=64 kernel=3 padding=1", 64, 10, 13), CNN_OK);
+    cnn_conv_geom g = {.c = 64,
                        .h = 10,
                        .w = 13,
-                       .k = 16,
+                       .k = 64,
                        .kh = 3,
                        .kw = 3,
                        .sh = 1,
@@ -555,7 +555,7 @@ static void test_layer_winograd(void **state) {
     const int nt = omp_get_max_threads();
     for (int n = 1; n <= 3; n += 2) { /* 12 tiles: im2col; 36 tiles: Winograd */
         assert_int_equal(cnn_wino_preferred(&g, n, nt), n == 3);
-        size_t nx = (size_t)n * 16 * 10 * 13, ny = (size_t)n * cnn_shape_size(f.l.out);
+        size_t nx = (size_t)n * 64 * 10 * 13, ny = (size_t)n * cnn_shape_size(f.l.out);
         size_t sc = cnn_conv_ops.scratch_size(&f.l, n, nt), nw = cnn_conv_weight_size(&g);
         f.l.params = rand_floats(f.l.n_params);
         f.l.y = filled(ny, NAN);

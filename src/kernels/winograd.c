@@ -540,11 +540,21 @@ void cnn_wino_forward_batch(const cnn_conv_geom *g, int n, const float *x, const
  *          0.88x, any 7x7 batch-1 layer (4 tiles) 0.29-0.59x;
  *   losses with few channels: 1->32 28 p0 b64 0.23x, 8->16 9x9 b5 0.25x,
  *          3->16 32 b8 0.64x.
- * Hence: at least 32 tiles and at least 16 channels in and out (3->64 at
- * 224, a small win, is left to im2col). */
+ * That was against OpenBLAS's GEMM. With our AVX-512 GEMM and the 8 x 2
+ * direct tiles (2026-12-07, `bench convk`, 2 threads, medians of 3, GFLOP/s
+ * gemm / direct / wino) the few-channel wins went to the direct loops:
+ *   16->32 14 b256 216 / 268 / 126, 16->16 32 b8 147 / 239 / 114,
+ *   32->32 14 b32 248 / 284 / 174, 32->64 26 p0 b64 263 / 266 / 239,
+ *   32->64 28 b8 292 / 344 / 328, 64->32 28 b8 278 / 335 / 324,
+ *   48->48 28 b8 280 / 352 / 339, 32->32 56 b4 274 / 336 / 354;
+ * from 64 channels on both sides Winograd still wins clearly:
+ *   64->64 56 b16 309 / 338 / 511, 64->64 56 b1 166 / 174 / 361,
+ *   64->64 28 b8 308 / 353 / 442, 128->128 28 b1 201 / 160 / 245,
+ *   64->128 28 b1 194 / 171 / 239; but 256->256 14 b1 (16 tiles) 277 / 168 / 124.
+ * Hence: at least 32 tiles and at least 64 channels in and out. */
 int cnn_wino_preferred(const cnn_conv_geom *g, int n, int nthreads) {
     (void)nthreads;
-    if (!cnn_wino_supported(g) || g->c < 16 || g->k < 16) return 0;
+    if (!cnn_wino_supported(g) || g->c < 64 || g->k < 64) return 0;
     long long tiles = (long long)n * ((g->oh + 3) / 4) * ((g->ow + 3) / 4);
     return tiles >= 32;
 }
