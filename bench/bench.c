@@ -335,7 +335,8 @@ int main(int argc, char **argv) {
     if (argc >= 6 && !strcmp(argv[1], "to99"))
         return bench_to99(argv[2], argv[3], (float)atof(argv[4]), atoi(argv[5]),
                           argc >= 7 ? atof(argv[6]) : 0);
-    fprintf(stderr, "usage: bench sgemm N SAMPLES | gemm blas|own TA TB M N K SAMPLES | conv SAMPLES | convk ALGO C K H W N PAD "
+    fprintf(stderr, "usage: bench sgemm N SAMPLES | gemm blas|own TA TB M N K SAMPLES | conv "
+                    "SAMPLES | convk ALGO C K H W N PAD "
                     "SAMPLES | train MODEL DATA BATCH STEPS "
                     "SAMPLES | infer MODEL BATCH REPS SAMPLES | to99 MODEL DATA TARGET EPOCHS "
                     "[SECONDS]\n");

@@ -39,8 +39,8 @@ static size_t round16(size_t n) {
 }
 
 int cnn_conv_direct_fits(const cnn_conv_geom *g) {
-    return g->groups == 1 && g->sh == 1 && g->sw == 1 && g->dh == 1 && g->dw == 1 &&
-           g->oh >= 1 && g->ow >= 1;
+    return g->groups == 1 && g->sh == 1 && g->sw == 1 && g->dh == 1 && g->dw == 1 && g->oh >= 1 &&
+           g->ow >= 1;
 }
 
 /* The rule, measured with one thread, forward, µs per image, direct vs
@@ -148,8 +148,8 @@ DIRECT_INLINE void fwd_tile(const cnn_conv_geom *g, const float *xp, const float
 /* wb (ceil(K/KB)*KB blocks of (C*kh*kw, KB)): the weights of KB output
  * channels side by side, zeros for the channels past K. Every output sums
  * its taps in the same order whatever KB and R are. */
-DIRECT_INLINE void fwd_body(const cnn_conv_geom *g, const float *xp, const float *w,
-                            const float *b, float *y, float *wb, const int KB, const int R) {
+DIRECT_INLINE void fwd_body(const cnn_conv_geom *g, const float *xp, const float *w, const float *b,
+                            float *y, float *wb, const int KB, const int R) {
     const int K = g->k, OH = g->oh, OW = g->ow, ckk = g->c * g->kh * g->kw;
     for (int k0 = 0; k0 < K; k0 += KB) {
         const int nk = K - k0 < KB ? K - k0 : KB;
@@ -168,8 +168,8 @@ DIRECT_INLINE void fwd_body(const cnn_conv_geom *g, const float *xp, const float
 
 /* ---- builds for this CPU ------------------------------------------------ */
 
-typedef void (*fwd_fn)(const cnn_conv_geom *, const float *, const float *, const float *,
-                       float *, float *);
+typedef void (*fwd_fn)(const cnn_conv_geom *, const float *, const float *, const float *, float *,
+                       float *);
 
 #define DIRECT_BUILD(suffix, attr)                                                                 \
     attr static void fwd_##suffix(const cnn_conv_geom *g, const float *xp, const float *w,         \
@@ -202,8 +202,8 @@ static fwd_fn pick(void) {
 
 /* ---- entry points ------------------------------------------------------- */
 
-void cnn_conv_direct_forward(const cnn_conv_geom *g, const float *x, const float *w,
-                             const float *b, float *y, float *work) {
+void cnn_conv_direct_forward(const cnn_conv_geom *g, const float *x, const float *w, const float *b,
+                             float *y, float *work) {
     cnn_conv_pad_planes(g, x, work, LANES + (size_t)g->kw);
     pick()(g, work, w, b, y, work + padded_size(g));
 }

@@ -12,8 +12,7 @@ void cnn_gemm_select(int impl) {
 int cnn_gemm_selected(void) {
     if (gemm_impl == CNN_GEMM_AUTO)
         return cnn_gemm_avx512_available() ? CNN_GEMM_AVX512 : CNN_GEMM_BLAS;
-    return gemm_impl == CNN_GEMM_AVX512 && !cnn_gemm_avx512_available() ? CNN_GEMM_BLAS
-                                                                         : gemm_impl;
+    return gemm_impl == CNN_GEMM_AVX512 && !cnn_gemm_avx512_available() ? CNN_GEMM_BLAS : gemm_impl;
 }
 
 void cnn_gemm(int ta, int tb, int M, int N, int K, float alpha, const float *A, int lda,

@@ -107,9 +107,9 @@ AVX512 static void pack_a(const gemm_args *g, int m0, int mr, int k0, int kc, fl
             const __mmask16 m = (__mmask16)((1u << cols) - 1);
             __m512 r[16];
             for (int i = 0; i < 16; i++)
-                r[i] = i < rows ? _mm512_maskz_loadu_ps(m, g->A + (size_t)(m0 + h + i) * g->lda +
-                                                               k0 + k)
-                                : _mm512_setzero_ps();
+                r[i] = i < rows
+                           ? _mm512_maskz_loadu_ps(m, g->A + (size_t)(m0 + h + i) * g->lda + k0 + k)
+                           : _mm512_setzero_ps();
             transpose16(r);
             for (int j = 0; j < cols; j++)
                 _mm512_store_ps(ap + (size_t)(k + j) * MR + h, r[j]);
@@ -218,7 +218,8 @@ static void run_item(const gemm_args *g, int p, int j0, int j1) {
              * this one computes (A not transposed: mr rows of kn floats). */
             const int kn = g->ta ? 0 : g->K - k0 - kc < KC ? g->K - k0 - kc : KC;
             const int lines = (kn * (int)sizeof(float) + 63) / 64, todo = mr * lines;
-            const int per = todo ? (todo + (c1 - c0 + NR - 1) / NR - 1) / ((c1 - c0 + NR - 1) / NR) : 0;
+            const int per =
+                todo ? (todo + (c1 - c0 + NR - 1) / NR - 1) / ((c1 - c0 + NR - 1) / NR) : 0;
             int done = 0;
             for (int n0 = c0; n0 < c1; n0 += NR) {
                 const int nr = c1 - n0 < NR ? c1 - n0 : NR;

@@ -155,7 +155,8 @@ POOL_AVX512 static inline __m512i window_max(const float *r0, const float *r1, i
 POOL_AVX512 static void maxpool_2x2_forward_avx512(const cnn_pool_geom *g, const float *x, float *y,
                                                    int32_t *idx) {
     const int H = g->h, W = g->w, OH = g->oh, OW = g->ow;
-    const __m512i lane2 = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
+    const __m512i lane2 =
+        _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
     for (int c = 0; c < g->c; c++)
         for (int oh = 0; oh < OH; oh++) {
             const float *r0 = x + ((size_t)c * H + 2 * oh) * W, *r1 = r0 + W;
@@ -170,8 +171,8 @@ POOL_AVX512 static void maxpool_2x2_forward_avx512(const cnn_pool_geom *g, const
                 /* h*W + w of the winner: base + 2 ow + lane2 + (k & 1) + (k >> 1) W */
                 __m512i at = _mm512_add_epi32(_mm512_set1_epi32(2 * oh * W + 2 * ow), lane2);
                 at = _mm512_add_epi32(at, _mm512_and_si512(k, _mm512_set1_epi32(1)));
-                at = _mm512_add_epi32(at, _mm512_mullo_epi32(_mm512_srli_epi32(k, 1),
-                                                             _mm512_set1_epi32(W)));
+                at = _mm512_add_epi32(
+                    at, _mm512_mullo_epi32(_mm512_srli_epi32(k, 1), _mm512_set1_epi32(W)));
                 _mm512_mask_storeu_epi32(ir + ow, first_lanes(n), at);
             }
         }
@@ -181,7 +182,8 @@ POOL_AVX512 static void maxpool_2x2_backward_x_avx512(const cnn_pool_geom *g, co
                                                       const float *dy, float *dx) {
     const int H = g->h, W = g->w, OH = g->oh, OW = g->ow;
     const __m512i lo = _mm512_set_epi32(23, 7, 22, 6, 21, 5, 20, 4, 19, 3, 18, 2, 17, 1, 16, 0);
-    const __m512i hi = _mm512_set_epi32(31, 15, 30, 14, 29, 13, 28, 12, 27, 11, 26, 10, 25, 9, 24, 8);
+    const __m512i hi =
+        _mm512_set_epi32(31, 15, 30, 14, 29, 13, 28, 12, 27, 11, 26, 10, 25, 9, 24, 8);
     for (int c = 0; c < g->c; c++) {
         float *dxc = dx + (size_t)c * H * W;
         for (int oh = 0; oh < OH; oh++) {
@@ -194,8 +196,7 @@ POOL_AVX512 static void maxpool_2x2_backward_x_avx512(const cnn_pool_geom *g, co
                 __m512i k = window_max(r0 + 2 * ow, r1 + 2 * ow, n, &m);
                 __m512 v = _mm512_maskz_loadu_ps(first_lanes(n), dyr + ow), e[4];
                 for (int j = 0; j < 4; j++)
-                    e[j] = _mm512_maskz_mov_ps(
-                        _mm512_cmpeq_epi32_mask(k, _mm512_set1_epi32(j)), v);
+                    e[j] = _mm512_maskz_mov_ps(_mm512_cmpeq_epi32_mask(k, _mm512_set1_epi32(j)), v);
                 const __mmask16 m0 = first_lanes(2 * n), m1 = first_lanes(2 * n - 16);
                 _mm512_mask_storeu_ps(d0 + 2 * ow, m0, _mm512_permutex2var_ps(e[0], lo, e[1]));
                 _mm512_mask_storeu_ps(d0 + 2 * ow + 16, m1, _mm512_permutex2var_ps(e[0], hi, e[1]));
