@@ -247,10 +247,16 @@ static void run_case(const pool_case *t) {
             expect_close("max dx", t->name, dx, dxr, nx, 1e-6f);
             cnn_maxpool_forward(&g, x, y, NULL); /* indices are optional */
             expect_close("max y (no idx)", t->name, y, yr, ny, 0);
-            float *dxx = filled(nx, NAN);
-            if (cnn_maxpool_backward_x(&g, x, dy, dxx))
-                expect_close("max dx from x", t->name, dxx, dxr, nx, 0);
-            free(dxx);
+            if (cnn_maxpool_has_codes(&g)) { /* the training path of 2x2/2 windows */
+                float *dxc = filled(nx, NAN);
+                uint8_t *codes = malloc(ny);
+                cnn_maxpool_codes_forward(&g, x, y, codes);
+                expect_close("max y (codes)", t->name, y, yr, ny, 0);
+                cnn_maxpool_codes_backward(&g, codes, dy, dxc);
+                expect_close("max dx (codes)", t->name, dxc, dxr, nx, 0);
+                free(dxc);
+                free(codes);
+            }
             free(idx);
         } else {
             cnn_avgpool_forward(&g, x, y);
@@ -317,8 +323,17 @@ static void maxpool_2x2_special(void) {
     cnn_maxpool_backward(&g, dy, idx, dx);
     cnn_maxpool_backward_ref(&g, x, dy, dxr);
     expect_close("2x2 special dx", "2x2 special", dx, dxr, nx, 0);
-    if (cnn_maxpool_backward_x(&g, x, dy, dx))
-        expect_close("2x2 special dx from x", "2x2 special", dx, dxr, nx, 0);
+    assert_true(cnn_maxpool_has_codes(&g));
+    uint8_t *codes = malloc(ny);
+    float *yc = filled(ny, 0);
+    cnn_maxpool_codes_forward(&g, x, yc, codes);
+    for (size_t i = 0; i < ny; i++)
+        if (!(yc[i] == yr[i] || (isnan(yc[i]) && isnan(yr[i]))))
+            fail_msg("window %zu (codes): %g, reference %g", i, yc[i], yr[i]);
+    cnn_maxpool_codes_backward(&g, codes, dy, dx);
+    expect_close("2x2 special dx (codes)", "2x2 special", dx, dxr, nx, 0);
+    free(codes);
+    free(yc);
     free(x), free(y), free(yr), free(dy), free(dx), free(dxr), free(idx);
 }
 
@@ -418,8 +433,8 @@ static void test_layer_options(void **state) {
     assert_int_equal(f.l.out.h, 14);
     assert_int_equal(f.l.out.w, 14);
     assert_int_equal(f.l.n_params, 0);
-    /* No argmax kept: backward finds it again from x, per thread in scratch. */
-    assert_null(cnn_maxpool_ops.state_size);
+    /* 2x2/2: one code byte per window of the batch (3 x 6 x 14 x 14 bytes, in floats) */
+    assert_int_equal(cnn_maxpool_ops.state_size(&f.l, 3), (3 * 6 * 14 * 14 + 3) / 4);
     assert_int_equal(cnn_maxpool_ops.scratch_size(&f.l, 3, 2), 2 * 2 * 14 * 14);
     cnn_maxpool_ops.describe(&f.l, d, sizeof d);
     assert_string_equal(d, "2x2/2");
@@ -428,6 +443,8 @@ static void test_layer_options(void **state) {
                      CNN_OK);
     assert_int_equal(f.l.out.h, cnn_pool_out_size(11, 3, 2, 1, 2, 1));
     assert_int_equal(f.l.out.w, cnn_pool_out_size(7, 3, 2, 1, 2, 1));
+    /* other windows keep nothing: backward finds the argmax again from x */
+    assert_int_equal(cnn_maxpool_ops.state_size(&f.l, 3), 0);
     cnn_maxpool_ops.describe(&f.l, d, sizeof d);
     assert_string_equal(d, "3x3/2 p1 d2 ceil");
     assert_int_equal(make_layer(&f, &cnn_avgpool_ops,
@@ -471,10 +488,12 @@ static void test_layer_errors(void **state) {
 /* The layers run the kernels over the batch; max pooling keeps its argmax in l->state. */
 static void test_layer_forward_backward(void **state) {
     (void)state;
-    const cnn_layer_ops *ops[3] = {&cnn_maxpool_ops, &cnn_avgpool_ops, &cnn_gap_ops};
-    const char *opts[3] = {"kernel=3 stride=2 padding=1 ceil_mode=1",
-                           "kernel=3 stride=2 padding=1 ceil_mode=1 count_include_pad=0", ""};
-    for (int k = 0; k < 3; k++) {
+    const cnn_layer_ops *ops[4] = {&cnn_maxpool_ops, &cnn_avgpool_ops, &cnn_gap_ops,
+                                   &cnn_maxpool_ops};
+    const char *opts[4] = {"kernel=3 stride=2 padding=1 ceil_mode=1",
+                           "kernel=3 stride=2 padding=1 ceil_mode=1 count_include_pad=0", "",
+                           "kernel=2"}; /* the last: argmax codes in l->state */
+    for (int k = 0; k < 4; k++) {
         layer_fixture f;
         int n = 3, c = 2, h = 8, w = 11;
         assert_int_equal(make_layer(&f, ops[k], opts[k], c, h, w), CNN_OK);
@@ -492,11 +511,13 @@ static void test_layer_forward_backward(void **state) {
         float *dxs[1] = {dx};
         ops[k]->forward(&f.l, xs, n, 1, scratch);
         ops[k]->backward(&f.l, xs, dxs, n, scratch);
-        cnn_pool_geom g = geom(c, h, w, 3, 3, 2, 2, 1, 1, 1, 1, 1, k == 0);
+        cnn_pool_geom g = k == 3 ? geom(c, h, w, 2, 2, 2, 2, 0, 0, 1, 1, 0, 1)
+                                 : geom(c, h, w, 3, 3, 2, 2, 1, 1, 1, 1, 1, k == 0);
+        if (k == 3) assert_true(ns > 0);
         size_t in = (size_t)c * h * w, out = cnn_shape_size(f.l.out);
         for (int i = 0; i < n; i++) {
             const float *xi = x + in * i, *dyi = f.l.dy + out * i;
-            if (k == 0) {
+            if (k == 0 || k == 3) {
                 cnn_maxpool_forward_ref(&g, xi, yr + out * i);
                 cnn_maxpool_backward_ref(&g, xi, dyi, dxr + in * i);
             } else if (k == 1) {

@@ -39,10 +39,14 @@ void cnn_maxpool_forward(const cnn_pool_geom *g, const float *x, float *y, int32
 /* dy and idx are (C,OH,OW), dx (C,H,W) is OVERWRITTEN: each dy goes to its argmax. */
 void cnn_maxpool_backward(const cnn_pool_geom *g, const float *dy, const int32_t *idx, float *dx);
 
-/* The same dx (C,H,W), OVERWRITTEN, straight from x and dy, the argmax found
- * again (2x2/2 windows with AVX-512: one pass, no indices). Returns 0, having
- * done nothing, for other windows or CPUs: use forward with idx, then backward. */
-int cnn_maxpool_backward_x(const cnn_pool_geom *g, const float *x, const float *dy, float *dx);
+/* 2x2/2 windows inside the input (cnn_maxpool_has_codes): the forward also
+ * writes each window's argmax as a code, codes (C,OH,OW) bytes, 0..3 = its
+ * position in row-major window order (the same choice as the indices); the
+ * backward overwrites dx (C,H,W) from the codes and dy alone. */
+int cnn_maxpool_has_codes(const cnn_pool_geom *g);
+void cnn_maxpool_codes_forward(const cnn_pool_geom *g, const float *x, float *y, uint8_t *codes);
+void cnn_maxpool_codes_backward(const cnn_pool_geom *g, const uint8_t *codes, const float *dy,
+                                float *dx);
 
 /* 0: the AVX-512 paths are not taken (tests run the portable ones too). */
 extern int cnn_pool_simd_enabled;

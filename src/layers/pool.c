@@ -1,7 +1,8 @@
 /* pool.c — the pooling layers: maxpool (torch.nn.MaxPool2d), avgpool
  * (torch.nn.AvgPool2d) and gap (torch.nn.AdaptiveAvgPool2d(1), output
- * (C,1,1)). No parameters. Max pooling keeps each window's argmax (int32,
- * h*W+w in its plane) in l->state for the backward pass. The math is in
+ * (C,1,1)). No parameters. Max pooling over 2x2/2 windows keeps each window's
+ * argmax code (a byte) in l->state for the backward pass; other windows find
+ * the argmax again from x in backward. The math is in
  * src/kernels/pool.c; images are split over OpenMP threads. */
 #include "../kernels/pool.h"
 #include "../core/par.h"
@@ -107,13 +108,21 @@ static int worth_threads(int n, size_t in) {
     return (size_t)n * in >= POOL_PAR_MIN;
 }
 
-/* Backward finds each window's argmax again from x instead of keeping the
- * argmax from forward: in the usual conv-(batchnorm)-ReLU-pool the input stays
- * alive until the ReLU's backward anyway, so the planned arena saves the
- * indices (as large as the output) at no cost. Per thread, one plane's output
- * and argmax (int32 in float-sized slots). */
+/* Windows other than 2x2/2 find their argmax again from x in backward
+ * instead of keeping indices from forward: in the usual
+ * conv-(batchnorm)-ReLU-pool the input stays alive until the ReLU's backward
+ * anyway, so the planned arena saves the indices (as large as the output).
+ * Per thread, one plane's output and argmax (int32 in float-sized slots). */
 static size_t maxpool_scratch_size(const cnn_layer *l, int n, int nthreads) {
     return 2 * (size_t)l->out.h * (size_t)l->out.w * (size_t)nthreads;
+}
+
+/* 2x2/2 windows keep a byte per window in l->state: its argmax code
+ * (cnn_maxpool_codes_forward), written by a training forward. */
+static size_t maxpool_state_size(const cnn_layer *l, int n) {
+    cnn_pool_geom g = pool_geom(l);
+    if (!cnn_maxpool_has_codes(&g)) return 0;
+    return (cnn_shape_size(l->out) * (size_t)n + sizeof(float) - 1) / sizeof(float);
 }
 
 /* x is (n,C,H,W), y is (n,C,OH,OW). */
@@ -122,7 +131,15 @@ static void maxpool_forward(cnn_layer *l, const float *const *x, int n, int trai
     size_t in = cnn_shape_size(l->in[0]), out = cnn_shape_size(l->out);
     const long planes = (long)n * g.c;
     const size_t pin = in / (size_t)g.c, pout = out / (size_t)g.c;
+    const int codes = train && cnn_maxpool_has_codes(&g);
+    uint8_t *code = (uint8_t *)l->state;
     g.c = 1;
+    if (codes) {
+        CNN_PAR_FOR(worth_threads(n, in),
+                    for (long p = 0; p < planes; p++) cnn_maxpool_codes_forward(
+                        &g, x[0] + pin * p, l->y + pout * p, code + pout * p););
+        return;
+    }
     CNN_PAR_FOR(worth_threads(n, in), for (long p = 0; p < planes; p++) cnn_maxpool_forward(
                                           &g, x[0] + pin * p, l->y + pout * p, NULL););
 }
@@ -138,10 +155,15 @@ static void maxpool_backward(cnn_layer *l, const float *const *x, float *const *
     const long planes = (long)n * g.c;
     const size_t pin = in / (size_t)g.c, pout = out / (size_t)g.c;
     g.c = 1;
+    if (cnn_maxpool_has_codes(&g)) { /* from the training forward's codes */
+        const uint8_t *code = (const uint8_t *)l->state;
+        CNN_PAR_FOR(worth_threads(n, in),
+                    for (long p = 0; p < planes; p++) cnn_maxpool_codes_backward(
+                        &g, code + pout * p, l->dy + pout * p, dx[0] + pin * p););
+        return;
+    }
     CNN_PAR_FOR(
         worth_threads(n, in), for (long p = 0; p < planes; p++) {
-            if (cnn_maxpool_backward_x(&g, x[0] + pin * p, l->dy + pout * p, dx[0] + pin * p))
-                continue;
             float *ys = scratch + 2 * pout * (size_t)CNN_PAR_TID;
             int32_t *idx = (int32_t *)(ys + pout);
             cnn_maxpool_forward(&g, x[0] + pin * p, ys, idx);
@@ -226,6 +248,7 @@ const cnn_layer_ops cnn_maxpool_ops = {
     .configure = maxpool_configure,
     .shape = pool_shape,
     .scratch_size = maxpool_scratch_size,
+    .state_size = maxpool_state_size,
     .forward = maxpool_forward,
     .backward = maxpool_backward,
     .describe = pool_describe,
