@@ -20,7 +20,7 @@
  * to 2.6e-6.
  *
  * Data layout, for a block of nt tiles (ld = nt rounded up to LANES):
- *   U (36, K, C)   transformed weights, U[xi] = (G w G^T)[xi] for every (k, c)
+ *   U (36, C, K)   transformed weights, U[xi] = (G w G^T)[xi] for every (c, k)
  *   V (C, 36, ld)  transformed input tiles
  *   M (K, 36, ld)  M[xi] = U[xi] * V[xi], one GEMM per xi (row stride 36 ld)
  * V and M keep a tile's 36 elements ld apart, not C x ld: the stores of the
@@ -161,27 +161,32 @@ WINO_INLINE void g6(const float *restrict in, int is, float *restrict out, int o
     }
 }
 
-/* U[xi][k][c] for output channels [k0, k1): w is (K,C,3,3), U is (36,K,C). */
+/* U[xi][c][k] for output channels [k0, k1): w is (K,C,3,3), U is (36,C,K),
+ * LANES output channels at a time (so each U row is written in runs of
+ * LANES; the GEMMs read U[xi] transposed, which our GEMM packs by plain
+ * copies). */
 WINO_INLINE void weights_body(const cnn_conv_geom *g, const float *w, float *U, int k0, int k1) {
-    const int C = g->c;
-    const size_t kc = (size_t)g->k * C;
+    const int C = g->c, K = g->k;
+    const size_t kc = (size_t)K * C;
     _Alignas(64) float d[9 * LANES], t[18 * LANES], u[NX * LANES];
-    for (int k = k0; k < k1; k++)
-        for (int c0 = 0; c0 < C; c0 += LANES) {
-            const int nl = C - c0 < LANES ? C - c0 : LANES;
-            const float *src = w + ((size_t)k * C + c0) * 9;
-            for (int l = 0; l < LANES; l++)
+    for (int kb = k0; kb < k1; kb += LANES) {
+        const int nl = k1 - kb < LANES ? k1 - kb : LANES;
+        for (int c = 0; c < C; c++) {
+            for (int l = 0; l < LANES; l++) {
+                const float *src = w + ((size_t)(kb + l) * C + c) * 9;
                 for (int e = 0; e < 9; e++)
-                    d[e * LANES + l] = l < nl ? src[l * 9 + e] : 0.0f;
+                    d[e * LANES + l] = l < nl ? src[e] : 0.0f;
+            }
             for (int j = 0; j < 3; j++) /* columns: t (6x3) = G d */
                 g6(d + j * LANES, 3 * LANES, t + j * LANES, 3 * LANES);
             for (int i = 0; i < 6; i++) /* rows: u (6x6) = t G^T */
                 g6(t + i * 3 * LANES, LANES, u + i * 6 * LANES, LANES);
-            float *dst = U + (size_t)k * C + c0;
+            float *dst = U + (size_t)c * K + kb;
             for (int x = 0; x < NX; x++)
                 for (int l = 0; l < nl; l++)
                     dst[x * kc + l] = u[x * LANES + l];
         }
+    }
 }
 
 /* ---- moving rows of tiles in and out --------------------------------------
@@ -452,13 +457,13 @@ static wino_fns pick_fns(int level) {
 
 /* ---- the driver ---------------------------------------------------------- */
 
-/* M[xi] (K, nt) = U[xi] (K, C) * V[xi] (C, nt) for xi in [x0, x1); the rows
- * of V[xi] and M[xi] are 36 ld apart. */
+/* M[xi] (K, nt) = U[xi]^T (U[xi] is (C, K)) * V[xi] (C, nt) for xi in
+ * [x0, x1); the rows of V[xi] and M[xi] are 36 ld apart. */
 static void gemms(const cnn_conv_geom *g, const wino_plan *p, const float *U, const float *V,
                   float *M, int nt, int x0, int x1) {
     const int K = g->k, C = g->c, ld = p->ld;
     for (int xi = x0; xi < x1; xi++)
-        cnn_gemm(0, 0, K, nt, C, 1.0f, U + (size_t)xi * K * C, C, V + (size_t)xi * ld, NX * ld,
+        cnn_gemm(1, 0, K, nt, C, 1.0f, U + (size_t)xi * K * C, K, V + (size_t)xi * ld, NX * ld,
                  0.0f, M + (size_t)xi * ld, NX * ld);
 }
 
