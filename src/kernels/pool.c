@@ -47,6 +47,18 @@ static int is_2x2_s2(const cnn_pool_geom *g) {
            g->dh == 1 && g->dw == 1 && 2 * g->oh <= g->h && 2 * g->ow <= g->w;
 }
 
+/* dx (H,W) of one plane outside the 2x2/2 windows (a last odd row or
+ * column) to zero: no window sends it a gradient. */
+static void clear_uncovered(const cnn_pool_geom *g, float *dxc) {
+    const int H = g->h, W = g->w, OH = g->oh, OW = g->ow;
+    for (int h = 0; h < 2 * OH; h++)
+        for (int w = 2 * OW; w < W; w++)
+            dxc[(size_t)h * W + w] = 0.0f;
+    for (int h = 2 * OH; h < H; h++)
+        for (int w = 0; w < W; w++)
+            dxc[(size_t)h * W + w] = 0.0f;
+}
+
 /* The same choice as the general loop: the first maximum in row-major order,
  * and a NaN beats everything (the last NaN wins, as v > m fails after it). */
 static void maxpool_2x2_forward(const cnn_pool_geom *g, const float *x, float *y, int32_t *idx) {
@@ -98,12 +110,8 @@ static void maxpool_2x2_backward(const cnn_pool_geom *g, const float *dy, const 
                 r1[2 * ow] = k == W ? v : 0.0f;
                 r1[2 * ow + 1] = k == W + 1 ? v : 0.0f;
             }
-            for (int w = 2 * OW; w < W; w++)
-                r0[w] = r1[w] = 0.0f;
         }
-        for (int h = 2 * OH; h < H; h++)
-            for (int w = 0; w < W; w++)
-                dxc[(size_t)h * W + w] = 0.0f;
+        clear_uncovered(g, dxc);
     }
 }
 
@@ -225,12 +233,8 @@ POOL_AVX512 static void maxpool_2x2_codes_backward_avx512(const cnn_pool_geom *g
                 _mm512_mask_storeu_ps(d1 + 2 * ow, m0, _mm512_permutex2var_ps(e[2], lo, e[3]));
                 _mm512_mask_storeu_ps(d1 + 2 * ow + 16, m1, _mm512_permutex2var_ps(e[2], hi, e[3]));
             }
-            for (int w = 2 * OW; w < W; w++)
-                d0[w] = d1[w] = 0.0f;
         }
-        for (int h = 2 * OH; h < H; h++)
-            for (int w = 0; w < W; w++)
-                dxc[(size_t)h * W + w] = 0.0f;
+        clear_uncovered(g, dxc);
     }
 }
 #else
@@ -280,12 +284,8 @@ static void maxpool_2x2_codes_backward_generic(const cnn_pool_geom *g, const uin
                 r1[2 * ow] = k == 2 ? v : 0.0f;
                 r1[2 * ow + 1] = k == 3 ? v : 0.0f;
             }
-            for (int w = 2 * OW; w < W; w++)
-                r0[w] = r1[w] = 0.0f;
         }
-        for (int h = 2 * OH; h < H; h++)
-            for (int w = 0; w < W; w++)
-                dxc[(size_t)h * W + w] = 0.0f;
+        clear_uncovered(g, dxc);
     }
 }
 
