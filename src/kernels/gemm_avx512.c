@@ -254,10 +254,10 @@ static void run_items(const gemm_args *g, int chunks, int i0, int i1) {
     }
 }
 
+/* Not cached in a static: threads may ask at once (the check itself only
+ * reads what libgcc's constructor found). */
 int cnn_gemm_avx512_available(void) {
-    static int have = -1;
-    if (have < 0) have = __builtin_cpu_supports("avx512f") ? 1 : 0;
-    return have;
+    return __builtin_cpu_supports("avx512f") ? 1 : 0;
 }
 
 void cnn_gemm_avx512(int ta, int tb, int M, int N, int K, float alpha, const float *A, int lda,

@@ -132,9 +132,7 @@ int cnn_pool_simd_enabled = 1;
 #define POOL_SIMD 1
 
 static int pool_avx512(void) {
-    static int have = -1;
-    if (have < 0) have = __builtin_cpu_supports("avx512f") ? 1 : 0;
-    return have && cnn_pool_simd_enabled;
+    return cnn_pool_simd_enabled && __builtin_cpu_supports("avx512f");
 }
 
 static inline __mmask16 first_lanes(int n) {
