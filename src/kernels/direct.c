@@ -19,6 +19,7 @@
 
 #define LANES 16
 #define KBMAX 8 /* output channels per register block (forward), at most */
+#define RMAX 2  /* output rows per register block (forward), at most */
 
 #if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
 #define DIRECT_CLONES 1
@@ -116,7 +117,7 @@ DIRECT_INLINE void fwd_tile(const cnn_conv_geom *g, const float *xp, const float
                             const int R) {
     const int C = g->c, kh = g->kh, kw = g->kw, OW = g->ow, Wp = pad_w(g);
     const size_t pl = plane(g), ohw = (size_t)g->oh * OW;
-    v16 a[2][KBMAX];
+    v16 a[RMAX][KBMAX];
     for (int u = 0; u < KB; u++) {
         const v16 bu = splat16(b && u < nk ? b[k0 + u] : 0.0f);
         for (int r = 0; r < R; r++)
@@ -127,7 +128,7 @@ DIRECT_INLINE void fwd_tile(const cnn_conv_geom *g, const float *xp, const float
         for (int ki = 0; ki < kh; ki++) {
             const float *row = xp + ci * pl + (size_t)(oh + ki) * Wp + ow0;
             for (int kj = 0; kj < kw; kj++, wt += KB) {
-                v16 s[2];
+                v16 s[RMAX];
                 for (int r = 0; r < R; r++)
                     s[r] = load16(row + (size_t)r * Wp + kj);
                 for (int u = 0; u < KB; u++) {

@@ -214,18 +214,19 @@ static void run_item(const gemm_args *g, int p, int j0, int j1) {
         for (int k0 = 0; k0 < g->K; k0 += KC) {
             const int kc = g->K - k0 < KC ? g->K - k0 : KC;
             pack_a(g, m0, mr, k0, kc, ap);
-            /* The next block of A, fetched into L2 a share per tile while
-             * this one computes (A not transposed: mr rows of kn floats). */
+            /* The next block of A (A not transposed: mr rows of kn floats,
+             * `lines` cache lines each), fetched into L2 a share per tile
+             * while this block computes. */
             const int kn = g->ta ? 0 : g->K - k0 - kc < KC ? g->K - k0 - kc : KC;
-            const int lines = (kn * (int)sizeof(float) + 63) / 64, todo = mr * lines;
-            const int per =
-                todo ? (todo + (c1 - c0 + NR - 1) / NR - 1) / ((c1 - c0 + NR - 1) / NR) : 0;
+            const int lines = (kn + 15) / 16, todo = mr * lines, tiles = (c1 - c0 + NR - 1) / NR;
+            const int per = (todo + tiles - 1) / tiles;
+            const float *next = g->A + (size_t)m0 * g->lda + k0 + kc;
             int done = 0;
             for (int n0 = c0; n0 < c1; n0 += NR) {
                 const int nr = c1 - n0 < NR ? c1 - n0 : NR;
                 for (int e = 0; e < per && done < todo; e++, done++)
-                    _mm_prefetch((const char *)(g->A + (size_t)(m0 + done / lines) * g->lda + k0 +
-                                                kc + (size_t)(done % lines) * 16),
+                    _mm_prefetch((const char *)(next + (size_t)(done / lines) * g->lda +
+                                                (size_t)(done % lines) * 16),
                                  _MM_HINT_T1);
                 const float *b;
                 size_t ldb;

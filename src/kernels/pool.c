@@ -160,35 +160,11 @@ POOL_AVX512 static inline __m512i window_max(const float *r0, const float *r1, i
     return k;
 }
 
-POOL_AVX512 static void maxpool_2x2_forward_avx512(const cnn_pool_geom *g, const float *x, float *y,
-                                                   int32_t *idx) {
-    const int H = g->h, W = g->w, OH = g->oh, OW = g->ow;
-    const __m512i lane2 =
-        _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
-    for (int c = 0; c < g->c; c++)
-        for (int oh = 0; oh < OH; oh++) {
-            const float *r0 = x + ((size_t)c * H + 2 * oh) * W, *r1 = r0 + W;
-            float *yr = y + ((size_t)c * OH + oh) * OW;
-            int32_t *ir = idx ? idx + ((size_t)c * OH + oh) * OW : NULL;
-            for (int ow = 0; ow < OW; ow += 16) {
-                const int n = OW - ow < 16 ? OW - ow : 16;
-                __m512 m;
-                __m512i k = window_max(r0 + 2 * ow, r1 + 2 * ow, n, &m);
-                _mm512_mask_storeu_ps(yr + ow, first_lanes(n), m);
-                if (!ir) continue;
-                /* h*W + w of the winner: base + 2 ow + lane2 + (k & 1) + (k >> 1) W */
-                __m512i at = _mm512_add_epi32(_mm512_set1_epi32(2 * oh * W + 2 * ow), lane2);
-                at = _mm512_add_epi32(at, _mm512_and_si512(k, _mm512_set1_epi32(1)));
-                at = _mm512_add_epi32(
-                    at, _mm512_mullo_epi32(_mm512_srli_epi32(k, 1), _mm512_set1_epi32(W)));
-                _mm512_mask_storeu_epi32(ir + ow, first_lanes(n), at);
-            }
-        }
-}
-
-/* y and the argmax codes (bytes) of 2x2/2 windows. */
-POOL_AVX512 static void maxpool_2x2_codes_avx512(const cnn_pool_geom *g, const float *x, float *y,
-                                                 uint8_t *codes) {
+/* y and, when codes is not NULL, the argmax codes (bytes) of 2x2/2 windows.
+ * (Forward with int32 indices, which only the kernel API asks for, takes the
+ * portable loop.) */
+POOL_AVX512 static void maxpool_2x2_avx512(const cnn_pool_geom *g, const float *x, float *y,
+                                           uint8_t *codes) {
     const int H = g->h, W = g->w, OH = g->oh, OW = g->ow;
     for (int c = 0; c < g->c; c++)
         for (int oh = 0; oh < OH; oh++) {
@@ -199,7 +175,7 @@ POOL_AVX512 static void maxpool_2x2_codes_avx512(const cnn_pool_geom *g, const f
                 __m512 m;
                 __m512i k = window_max(r0 + 2 * ow, r1 + 2 * ow, n, &m);
                 _mm512_mask_storeu_ps(y + o + ow, first_lanes(n), m);
-                _mm512_mask_cvtepi32_storeu_epi8(codes + o + ow, first_lanes(n), k);
+                if (codes) _mm512_mask_cvtepi32_storeu_epi8(codes + o + ow, first_lanes(n), k);
             }
         }
 }
@@ -290,7 +266,7 @@ static void maxpool_2x2_codes_backward_generic(const cnn_pool_geom *g, const uin
 void cnn_maxpool_codes_forward(const cnn_pool_geom *g, const float *x, float *y, uint8_t *codes) {
 #if POOL_SIMD
     if (pool_avx512()) {
-        maxpool_2x2_codes_avx512(g, x, y, codes);
+        maxpool_2x2_avx512(g, x, y, codes);
         return;
     }
 #endif
@@ -377,8 +353,8 @@ static void maxpool_sep_forward(const cnn_pool_geom *g, const float *x, float *y
 /* x is (C,H,W), y is (C,OH,OW), idx is (C,OH,OW) or NULL */
 void cnn_maxpool_forward(const cnn_pool_geom *g, const float *x, float *y, int32_t *idx) {
 #if POOL_SIMD
-    if (is_2x2_s2(g) && pool_avx512()) {
-        maxpool_2x2_forward_avx512(g, x, y, idx);
+    if (!idx && is_2x2_s2(g) && pool_avx512()) {
+        maxpool_2x2_avx512(g, x, y, NULL);
         return;
     }
 #endif
