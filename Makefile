@@ -69,7 +69,7 @@ $(BUILD)/libcnn.a: $(LIB_OBJ)
 $(BUILD)/cnn: $(CLI_OBJ) $(BUILD)/libcnn.a
 	$(CC) -o $@ $(CLI_OBJ) $(BUILD)/libcnn.a $(LDLIBS)
 
-$(BUILD)/tests/%: tests/%.c $(TEST_COMMON) $(BUILD)/libcnn.a
+$(BUILD)/tests/%: tests/%.c $(TEST_COMMON) $(wildcard tests/common/*.h) $(BUILD)/libcnn.a
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -Isrc -o $@ $< $(TEST_COMMON) $(BUILD)/libcnn.a $(LDLIBS)
 

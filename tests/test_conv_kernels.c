@@ -22,29 +22,8 @@
 
 /* ---- helpers ------------------------------------------------------------ */
 
-static uint64_t rng_state = 0x9e3779b97f4a7c15ULL;
-
-/* Uniform in [-1, 1), deterministic. */
-static float frand(void) {
-    rng_state = rng_state * 6364136223846793005ULL + 1442695040888963407ULL;
-    return (float)((rng_state >> 40) * (1.0 / (1 << 24))) * 2.0f - 1.0f;
-}
-
-static float *rand_floats(size_t n) {
-    float *p = malloc((n ? n : 1) * sizeof *p);
-    assert_non_null(p);
-    for (size_t i = 0; i < n; i++)
-        p[i] = frand();
-    return p;
-}
-
-static float *filled(size_t n, float v) {
-    float *p = malloc((n ? n : 1) * sizeof *p);
-    assert_non_null(p);
-    for (size_t i = 0; i < n; i++)
-        p[i] = v;
-    return p;
-}
+#define TEST_RNG_SEED 0x9e3779b97f4a7c15ULL
+#include "common/rand.h"
 
 /* Fail with the first element where got and want differ by more than tol * (1 + |want|). */
 static void expect_close(const char *what, const char *name, const float *got, const float *want,

@@ -26,20 +26,8 @@
 
 #define TOL 4e-6
 
-static uint64_t rng_state = 0x9e3779b97f4a7c15ULL;
-
-static float frand(void) {
-    rng_state = rng_state * 6364136223846793005ULL + 1442695040888963407ULL;
-    return (float)((rng_state >> 40) * (1.0 / (1 << 24))) * 2.0f - 1.0f;
-}
-
-static float *rand_floats(size_t n) {
-    float *p = malloc((n ? n : 1) * sizeof *p);
-    assert_non_null(p);
-    for (size_t i = 0; i < n; i++)
-        p[i] = frand();
-    return p;
-}
+#define TEST_RNG_SEED 0x9e3779b97f4a7c15ULL
+#include "common/rand.h"
 
 typedef struct {
     int ta, tb, M, N, K, pad; /* pad: extra columns on every leading dimension */
